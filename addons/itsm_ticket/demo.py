@@ -1,0 +1,242 @@
+# This file is part of the ITSM suite. See README.md at the top of the
+# repository for copyright notices and license terms.
+"""Demo data: Oriale, its departments, sites and people, and the IT team.
+
+Called by `itsm demo` (itsm_tools.demo) with a Demo object; deterministic
+for a given seed and size.
+"""
+import datetime as dt
+import unicodedata
+from decimal import Decimal
+
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+FIRST_NAMES = [
+    "Anna", "Piotr", "Maria", "Krzysztof", "Agnieszka", "Paweł", "Joanna",
+    "Michał", "Magdalena", "Marcin", "Aleksandra", "Jakub", "Monika",
+    "Łukasz", "Natalia", "Grzegorz", "Zofia", "Wojciech", "Julia", "Kamil",
+    ]
+LAST_NAMES = [
+    "Nowak", "Kowalczyk", "Mazur", "Krawczyk", "Kaczmarek", "Piotrowski",
+    "Grabowski", "Pawłowski", "Michalski", "Król", "Wieczorek", "Jabłoński",
+    "Majewski", "Olszewski", "Stępień", "Dudek", "Jaworski", "Malinowski",
+    ]
+# (name, code, sub-departments)
+DEPARTMENTS = [
+    ("Management", "MGT", []),
+    ("Finance", "FIN", ["Accounting", "Purchasing"]),
+    ("Human Resources", "HR", []),
+    ("Sales", "SAL", ["Key Accounts"]),
+    ("Operations", "OPS", ["Logistics"]),
+    ("IT", "IT", ["Service Desk", "Infrastructure"]),
+    ]
+SITES = [
+    ("Warsaw Head Office", "WAW", "Warszawa", "ul. Prosta 20"),
+    ("Kraków Office", "KRK", "Kraków", "ul. Wielicka 28"),
+    ("Gdańsk Warehouse", "GDN", "Gdańsk", "ul. Elbląska 70"),
+    ("Wrocław Office", "WRO", "Wrocław", "ul. Legnicka 55"),
+    ("Poznań Office", "POZ", "Poznań", "ul. Głogowska 41"),
+    ]
+# The people the README's demo logins belong to:
+# (first, last, department, backend login or None, groups)
+PERSONAS = [
+    ("Ewa", "Kowalska", "Sales", None, []),
+    ("Adam", "Nowicki", "Service Desk", 'agent', ['group_agent']),
+    ("Marta", "Wiśniewska", "IT", 'manager', ['group_manager']),
+    ("Tomasz", "Wójcik", "Infrastructure", 'assets',
+        ['group_agent', 'group_asset_manager']),
+    ("Katarzyna", "Lewandowska", "Service Desk", 'editor',
+        ['group_agent', 'group_knowledge_editor']),
+    ("Barbara", "Zielińska", "Finance", 'finance',
+        ['group_purchase_approver']),
+    ]
+EMAIL_DOMAIN = 'oriale.example'
+
+
+def ascii_slug(text):
+    "Łukasz Stępień -> lukasz.stepien"
+    text = text.replace('ł', 'l').replace('Ł', 'L')
+    text = unicodedata.normalize('NFKD', text)
+    text = ''.join(c for c in text if not unicodedata.combining(c))
+    return '.'.join(text.lower().split())
+
+
+def email_of(first, last):
+    return f'{ascii_slug(first)}.{ascii_slug(last)}@{EMAIL_DOMAIN}'
+
+
+def generate(demo):
+    company = create_company(demo)
+    with Transaction().set_context(company=company.id):
+        create_departments(demo)
+        create_locations(demo)
+        create_employees(demo)
+        create_backend_users(demo)
+    close_configuration_wizard()
+
+
+def create_company(demo):
+    pool = Pool()
+    Currency = pool.get('currency.currency')
+    Party = pool.get('party.party')
+    Company = pool.get('company.company')
+    User = pool.get('res.user')
+    demo.step("company Oriale")
+    currency, = (Currency.search([('code', '=', 'PLN')])
+        or Currency.create([{
+                    'name': "Polish złoty", 'code': 'PLN', 'symbol': 'zł',
+                    'rounding': Decimal('0.01'), 'digits': 2}]))
+    party, = Party.create([{
+                'name': "Oriale",
+                'addresses': [('create', [{
+                                'street': "ul. Prosta 20",
+                                'postal_code': "00-850",
+                                'city': "Warszawa"}])],
+                'contact_mechanisms': [('create', [
+                            {'type': 'email',
+                                'value': f'office@{EMAIL_DOMAIN}'},
+                            {'type': 'website',
+                                'value': f'https://{EMAIL_DOMAIN}'}])],
+                }])
+    company, = Company.create([{
+                'party': party.id, 'currency': currency.id,
+                'timezone': 'Europe/Warsaw'}])
+    admin = User(1)
+    User.write([admin], {
+            'companies': [('add', [company.id])],
+            'company': company.id})
+    demo.company = company
+    return company
+
+
+def create_departments(demo):
+    pool = Pool()
+    Department = pool.get('company.department')
+    demo.step("departments")
+    departments = Department.create([{
+                'name': name, 'code': code,
+                'children': [('create', [
+                            {'name': child} for child in children])],
+                } for name, code, children in DEPARTMENTS])
+    by_name = {}
+    for department in departments:
+        by_name[department.name] = department
+        for child in department.children:
+            by_name[child.name] = child
+    demo.records['departments'] = by_name
+
+
+def create_locations(demo):
+    pool = Pool()
+    Location = pool.get('itsm.location')
+    rng = demo.rng
+    n_sites = demo.size + 1
+    sites = list(SITES[:n_sites])
+    for n in range(len(sites), n_sites):
+        sites.append((
+                f"Branch {n + 1}", f"B{n + 1:03d}", "Łódź",
+                f"ul. Piotrkowska {n}"))
+    demo.step(f"{len(sites)} sites with buildings, floors and rooms")
+    values = []
+    for name, code, city, street in sites:
+        buildings = []
+        for b in range(rng.randint(1, 2)):
+            floors = []
+            for f in range(rng.randint(2, 4)):
+                rooms = [{
+                        'name': f"{f}.{r + 1:02d}", 'kind': 'room',
+                        'code': f"{code}-{chr(65 + b)}{f}{r + 1:02d}",
+                        } for r in range(rng.randint(3, 6))]
+                floors.append({
+                        'name': "Ground floor" if not f else f"Floor {f}",
+                        'kind': 'floor',
+                        'children': [('create', rooms)]})
+            buildings.append({
+                    'name': f"Building {chr(65 + b)}", 'kind': 'building',
+                    'code': f"{code}-{chr(65 + b)}",
+                    'children': [('create', floors)]})
+        values.append({
+                'name': name, 'code': code, 'kind': 'site',
+                'notes': f"{street}, {city}",
+                'children': [('create', buildings)]})
+    Location.create(values)
+    demo.records['rooms'] = Location.search(
+        [('kind', '=', 'room')], order=[('code', 'ASC')])
+
+
+def create_employees(demo):
+    pool = Pool()
+    Party = pool.get('party.party')
+    Employee = pool.get('company.employee')
+    rng = demo.rng
+    departments = demo.records['departments']
+    rooms = demo.records['rooms']
+    people = [(first, last, department)
+        for first, last, department, _, _ in PERSONAS]
+    seen = {(first, last) for first, last, _ in people}
+    names = sorted(departments)
+    while len(people) < max(12 * demo.size, len(PERSONAS)):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        if (first, last) in seen:
+            last = f"{last}-{rng.choice(LAST_NAMES)}"
+            if (first, last) in seen:
+                continue
+        seen.add((first, last))
+        people.append((first, last, rng.choice(names)))
+    demo.step(f"{len(people)} employees")
+    parties = Party.create([{
+                'name': f"{first} {last}",
+                'contact_mechanisms': [('create', [{
+                                'type': 'email',
+                                'value': email_of(first, last)}])],
+                } for first, last, _ in people])
+    start = dt.date(2018, 1, 1)
+    employees = Employee.create([{
+                'party': party.id,
+                'company': demo.company.id,
+                'department': departments[department].id,
+                'location': rng.choice(rooms).id,
+                'start_date': start + dt.timedelta(days=rng.randint(0, 2500)),
+                }
+            for party, (_, _, department)
+            in zip(parties, people, strict=True)])
+    demo.records['employees'] = employees
+
+
+def create_backend_users(demo):
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    employees = demo.records['employees']
+    demo.step("backend users: " + ", ".join(
+            p[3] for p in PERSONAS if p[3]))
+    password_hash = User.hash_password(demo.password)
+    values = []
+    for persona, employee in zip(PERSONAS, employees, strict=False):
+        _, _, _, login, groups = persona
+        if not login:
+            continue
+        values.append({
+                'login': login,
+                'name': employee.party.name,
+                'email': email_of(*persona[:2]),
+                'password_hash': password_hash,
+                'company': demo.company.id,
+                'companies': [('add', [demo.company.id])],
+                'employees': [('add', [employee.id])],
+                'employee': employee.id,
+                'groups': [('add', [
+                            ModelData.get_id('itsm_ticket', g)
+                            for g in groups])],
+                })
+    User.create(values)
+    admin = User(1)
+    User.write([admin], {'password_hash': password_hash})
+
+
+def close_configuration_wizard():
+    "The first login would otherwise open the module configuration wizard"
+    pool = Pool()
+    Item = pool.get('ir.module.config_wizard.item')
+    Item.write(Item.search([('state', '=', 'open')]), {'state': 'done'})

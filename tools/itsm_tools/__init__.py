@@ -1,0 +1,1 @@
+"Tools around the ITSM suite: command line, server, demo data, testing"

@@ -1,0 +1,27 @@
+"""One WSGI application for the backend (trytond and sao) and the portal.
+
+trytond reads its configuration when it is imported and refuses to start if
+another thread runs while it loads the pool: the environment is set and
+trytond imported here, before the portal and the HTTP server exist.
+"""
+import os
+
+
+def make_app(config_file, database):
+    "The backend at / and the portal at /portal/, for one database"
+    os.environ['TRYTOND_CONFIG'] = str(config_file)
+    os.environ['TRYTOND_DATABASE_NAMES'] = database
+    from trytond.application import app as backend
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from itsm_portal.portal import create_app
+    portal = create_app(database, str(config_file))
+    return DispatcherMiddleware(backend, {'/portal': portal})
+
+
+def serve(settings, banner=''):
+    "Serve for development and the demo, on werkzeug's threaded server"
+    from werkzeug.serving import run_simple
+    app = make_app(settings.config_file, settings.database)
+    print(banner, flush=True)
+    run_simple(settings.host, settings.port, app, threaded=True)
