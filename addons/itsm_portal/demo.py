@@ -3,6 +3,8 @@
 "Demo data: a portal account for every employee of Oriale"
 from trytond.pool import Pool
 
+from itsm_ticket.demo import create_in_batches
+
 
 def generate(demo):
     pool = Pool()
@@ -12,7 +14,7 @@ def generate(demo):
     # One hash for all: argon2 is slow on purpose, and the demo accounts
     # share their password.
     password_hash = WebUser.hash_password(demo.password)
-    WebUser.create([{
+    create_in_batches(WebUser, [{
                 'email': employee.party.email,
                 'email_valid': True,
                 'password_hash': password_hash,

@@ -54,6 +54,19 @@ PERSONAS = [
 EMAIL_DOMAIN = 'oriale.example'
 
 
+def create_in_batches(Model, values, size=50):
+    """Create the records in batches and return them.
+
+    trytond checks a constraint that SQLite cannot enforce (a unique email
+    among active users, say) with one OR clause per record: past about a
+    hundred records SQLite's parser overflows.
+    """
+    records = []
+    for start in range(0, len(values), size):
+        records += Model.create(values[start:start + size])
+    return records
+
+
 def ascii_slug(text):
     "Łukasz Stępień -> lukasz.stepien"
     text = text.replace('ł', 'l').replace('Ł', 'L')

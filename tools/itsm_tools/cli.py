@@ -169,7 +169,7 @@ def check_database_server(settings):
         raise SetupError(
             f"cannot connect to PostgreSQL at "
             f"{params.get('host', 'localhost')}:{params.get('port', 5432)}: "
-            f"{_last_line(str(error))}")
+            f"{_first_line(str(error))}")
 
 
 def database_exists(settings):
@@ -262,6 +262,11 @@ def banner(settings):
     lines.append(f"    portal   {DEMO_PORTAL_LOGIN:<28} an Oriale employee")
     lines += ["", "  Ctrl+C stops the server.", ""]
     return "\n".join(lines)
+
+
+def _first_line(text):
+    lines = [line.strip() for line in (text or '').splitlines() if line]
+    return lines[0] if lines else "no message"
 
 
 def _last_line(text):
