@@ -6,7 +6,9 @@ INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
-.PHONY: run reset test lint bench clean
+PORTAL := addons/itsm_portal/portal
+
+.PHONY: run reset test lint messages clean
 
 run: $(INSTALLED)
 	@$(BIN)/itsm run
@@ -20,6 +22,13 @@ test: $(TEST_INSTALLED)
 
 lint: $(TEST_INSTALLED)
 	@$(BIN)/ruff check .
+
+# Extract the portal's texts and merge them into its catalogs.
+messages: $(INSTALLED)
+	@$(BIN)/pybabel --quiet extract -F $(PORTAL)/babel.cfg --no-location \
+		--sort-output -o $(PORTAL)/locale/portal.pot $(PORTAL)
+	@$(BIN)/pybabel --quiet update -i $(PORTAL)/locale/portal.pot \
+		-d $(PORTAL)/locale -D portal
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { \

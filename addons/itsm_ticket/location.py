@@ -81,19 +81,14 @@ class Location(
     @classmethod
     def check_kind_nesting(cls, locations):
         for location in locations:
-            parent = location.parent
-            if parent and not may_contain(parent.kind, location.kind):
-                raise ValidationError(gettext(
-                        'itsm_ticket.msg_location_kind_nesting',
-                        location=location.rec_name,
-                        kind=location.kind_string,
-                        parent=parent.rec_name,
-                        parent_kind=parent.kind_string))
-            for child in location.children:
-                if not may_contain(location.kind, child.kind):
+            pairs = [(location, child) for child in location.children]
+            if location.parent:
+                pairs.append((location.parent, location))
+            for parent, child in pairs:
+                if not may_contain(parent.kind, child.kind):
                     raise ValidationError(gettext(
                             'itsm_ticket.msg_location_kind_nesting',
-                            location=child.rec_name,
+                            location=child.name,
                             kind=child.kind_string,
-                            parent=location.rec_name,
-                            parent_kind=location.kind_string))
+                            parent=parent.rec_name,
+                            parent_kind=parent.kind_string))

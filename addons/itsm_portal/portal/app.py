@@ -1,10 +1,13 @@
 # This file is part of the ITSM suite. See README.md at the top of the
 # repository for copyright notices and license terms.
 import hmac
+import io
 import secrets
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_tryton import Tryton
@@ -161,19 +164,30 @@ def create_app(database, config_file=None, secure_cookies=False):
     return app
 
 
+@cache
 def _catalog_languages():
     "The languages the portal's own texts are translated to"
-    languages = ['en']
-    if LOCALE_DIR.is_dir():
-        languages += sorted(p.name for p in LOCALE_DIR.iterdir() if p.is_dir())
-    return languages
+    return ['en'] + sorted(
+        path.parent.parent.name
+        for path in LOCALE_DIR.glob('*/LC_MESSAGES/portal.po'))
 
 
+@cache
 def _translations(language):
-    if language != 'en' and LOCALE_DIR.is_dir():
-        return Translations.load(
-            str(LOCALE_DIR), [language], domain='portal')
-    return NullTranslations()
+    """The portal's catalog for the language, compiled in memory.
+
+    Only the .po sources are kept in the repository; compiling them here
+    spares a build step.
+    """
+    path = LOCALE_DIR / language / 'LC_MESSAGES' / 'portal.po'
+    if not path.exists():
+        return NullTranslations()
+    with open(path, 'rb') as source:
+        catalog = read_po(source, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain='portal')
 
 
 def _csrf_token():

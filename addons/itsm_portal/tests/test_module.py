@@ -127,6 +127,18 @@ class ItsmPortalTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertNotIn('evil', response.headers['Location'])
 
     @with_transaction()
+    def test_portal_speaks_the_browser_language(self):
+        "The portal's texts follow Accept-Language, English by default"
+        client = portal_test_client(DB_NAME)
+        polish = client.get('/login', headers={
+                'Accept-Language': 'pl-PL,pl;q=0.9,en;q=0.5'})
+        self.assertIn('lang="pl"', polish.text)
+        self.assertIn("Zaloguj się do portalu klienta", polish.text)
+        self.assertIn("Hasło", polish.text)
+        other = client.get('/login', headers={'Accept-Language': 'ja'})
+        self.assertIn("Log in to the client portal", other.text)
+
+    @with_transaction()
     def test_inactive_user_session_ends(self):
         "Deactivating a portal user ends its sessions"
         pool = Pool()
