@@ -79,6 +79,68 @@ def email_of(first, last):
     return f'{ascii_slug(first)}.{ascii_slug(last)}@{EMAIL_DOMAIN}'
 
 
+# (category, sub-categories, ticket types, team, subjects)
+CATEGORIES = [
+    ("Hardware", ["Laptop", "Printer", "Phone", "Monitor"],
+        ['incident', 'request'], "First Line", [
+            "{sub} does not start", "{sub} is very slow",
+            "New {sub} needed", "{sub} makes a strange noise",
+            "Broken screen on my {sub}"]),
+    ("Software", ["Email", "ERP", "Office", "Browser"],
+        ['incident', 'request'], "First Line", [
+            "{sub} crashes on start", "Cannot open attachments in {sub}",
+            "Install {sub} add-on", "{sub} asks for a licence",
+            "Error message in {sub}"]),
+    ("Access", ["Account", "VPN", "Shared drive"],
+        ['request', 'incident'], "First Line", [
+            "Reset my {sub} password", "{sub} access for a new hire",
+            "{sub} locked", "Remove {sub} access for a leaver"]),
+    ("Network", ["Wi-Fi", "LAN", "Firewall"],
+        ['incident', 'problem', 'change'], "Infrastructure", [
+            "{sub} drops every hour", "No {sub} on floor 2",
+            "{sub} slow since Monday", "Open a {sub} port for the ERP"]),
+    ("Servers", ["File server", "Mail server", "Backup"],
+        ['incident', 'problem', 'change', 'release'], "Infrastructure", [
+            "{sub} disk almost full", "Upgrade {sub}",
+            "{sub} restore test", "Patch {sub}"]),
+    ]
+TYPE_WEIGHTS = [
+    ('incident', 55), ('request', 30), ('problem', 5), ('change', 7),
+    ('release', 3)]
+# The steps (buttons) that bring a new ticket to where it stands, with how
+# often the demo stops there.
+PATHS = {
+    'incident': [
+        ([], 10), (['assign'], 10), (['assign', 'start'], 15),
+        (['assign', 'start', 'wait_requester'], 8),
+        (['assign', 'start', 'wait_third_party'], 4),
+        (['assign', 'start', 'resolve'], 15),
+        (['assign', 'start', 'resolve', 'close'], 35), (['cancel'], 3)],
+    'request': [
+        ([], 10), (['assign'], 10), (['assign', 'start'], 20),
+        (['assign', 'start', 'resolve'], 15),
+        (['assign', 'start', 'resolve', 'close'], 40), (['cancel'], 5)],
+    'problem': [
+        ([], 20), (['analyse'], 30), (['analyse', 'declare_known_error'], 30),
+        (['analyse', 'resolve'], 10), (['analyse', 'resolve', 'close'], 10)],
+    'change': [
+        ([], 15), (['assess'], 15), (['assess', 'request_approval'], 15),
+        (['assess', 'request_approval', 'approve', 'schedule'], 20),
+        (['assess', 'request_approval', 'approve', 'schedule', 'implement',
+                'review', 'close'], 30),
+        (['assess', 'request_approval', 'reject'], 5)],
+    'release': [
+        ([], 20), (['build'], 20), (['build', 'test'], 20),
+        (['build', 'test', 'deploy'], 10),
+        (['build', 'test', 'deploy', 'close'], 30)],
+    }
+NOTES = [
+    "Called the user, no answer.", "Checked the logs: nothing unusual.",
+    "Asked the supplier for a quote.", "Remote session done.",
+    "Spare part ordered.", "Same as last month, see the problem.",
+    ]
+
+
 def generate(demo):
     company = create_company(demo)
     with Transaction().set_context(company=company.id):
@@ -86,6 +148,8 @@ def generate(demo):
         create_locations(demo)
         create_employees(demo)
         create_backend_users(demo)
+        create_teams_and_categories(demo)
+        create_tickets(demo)
     close_configuration_wizard()
 
 
@@ -243,9 +307,121 @@ def create_backend_users(demo):
                             ModelData.get_id('itsm_ticket', g)
                             for g in groups])],
                 })
-    User.create(values)
+    demo.records['users'] = {
+        u.login: u for u in create_in_batches(User, values)}
     admin = User(1)
     User.write([admin], {'password_hash': password_hash})
+
+
+def create_teams_and_categories(demo):
+    pool = Pool()
+    Team = pool.get('itsm.team')
+    Category = pool.get('itsm.ticket.category')
+    users = demo.records['users']
+    demo.step("teams and ticket categories")
+    first_line, infrastructure = Team.create([{
+                'name': "First Line",
+                'email': f'servicedesk@{EMAIL_DOMAIN}',
+                'leader': users['manager'].id,
+                'members': [('add', [users[login].id
+                                for login in ['agent', 'editor', 'manager']])],
+                }, {
+                'name': "Infrastructure",
+                'email': f'infra@{EMAIL_DOMAIN}',
+                'leader': users['manager'].id,
+                'members': [('add', [users[login].id
+                                for login in ['assets', 'manager']])],
+                }])
+    teams = {t.name: t for t in [first_line, infrastructure]}
+    categories = Category.create([{
+                'name': name,
+                'types': types,
+                'team': teams[team].id,
+                'children': [('create', [{'name': child, 'types': types}
+                                for child in children])],
+                } for name, children, types, team, _ in CATEGORIES])
+    demo.records['teams'] = teams
+    demo.records['categories'] = categories
+
+
+def create_tickets(demo):
+    pool = Pool()
+    Ticket = pool.get('itsm.ticket')
+    Note = pool.get('itsm.ticket.note')
+    rng = demo.rng
+    count = 40 * demo.size
+    demo.step(f"{count} tickets of every type and state")
+    requesters = [e.party for e in demo.records['employees']]
+    users = demo.records['users']
+    agents_of = {
+        "First Line": [users['agent'], users['editor'], users['manager']],
+        "Infrastructure": [users['assets'], users['manager']],
+        }
+    rooms = demo.records['rooms']
+    templates = [(category, child, types, team, subjects)
+        for category, (_, _, types, team, subjects) in zip(
+            demo.records['categories'], CATEGORIES, strict=True)
+        for child in category.children]
+    now = dt.datetime.now().replace(microsecond=0)
+    values, paths = [], []
+    for n in range(count):
+        if n < len(TYPE_WEIGHTS):
+            # Every type shows, whatever the draw.
+            type_ = TYPE_WEIGHTS[n][0]
+        else:
+            type_ = rng.choices(
+                [t for t, _ in TYPE_WEIGHTS],
+                [w for _, w in TYPE_WEIGHTS])[0]
+        category, child, _, team, subjects = rng.choice(
+            [t for t in templates if type_ in t[2]])
+        path = rng.choices(
+            [p for p, _ in PATHS[type_]], [w for _, w in PATHS[type_]])[0]
+        requester = rng.choice(requesters)
+        ticket = {
+            'type': type_,
+            'subject': rng.choice(subjects).format(sub=child.name),
+            'description': f"Reported by {requester.name}.",
+            'channel': rng.choice(['email', 'email', 'portal', 'phone']),
+            'category': child.id,
+            'impact': rng.choice('1223333'),
+            'urgency': rng.choice('122333'),
+            'requester': requester.id,
+            'requester_email': requester.email,
+            'team': demo.records['teams'][team].id,
+            'location': rng.choice(rooms).id,
+            }
+        if path:
+            ticket['assignee'] = rng.choice(agents_of[team]).id
+        if 'resolve' in path:
+            ticket['resolution'] = "Fixed and checked with the requester."
+        if type_ == 'problem':
+            ticket['workaround'] = "Restart the service."
+        if type_ in {'change', 'release'}:
+            start = now + dt.timedelta(days=rng.randint(-30, 30), hours=20)
+            ticket.update({
+                    'risk': rng.choice(['low', 'medium', 'high']),
+                    'implementation_plan': "Follow the runbook.",
+                    'backout_plan': "Restore the snapshot.",
+                    'window_start': start,
+                    'window_end': start + dt.timedelta(hours=3),
+                    })
+        values.append(ticket)
+        paths.append(path)
+    tickets = create_in_batches(Ticket, values)
+    # Walk each ticket through its life cycle, batch by batch.
+    for step in range(max(len(p) for p in paths)):
+        by_button = {}
+        for ticket, path in zip(tickets, paths, strict=True):
+            if step < len(path):
+                by_button.setdefault(path[step], []).append(ticket)
+        for button, batch in by_button.items():
+            getattr(Ticket, button)(batch)
+    Note.create([{
+                'ticket': ticket.id,
+                'body': rng.choice(NOTES),
+                'visibility': rng.choice(['private', 'private', 'public']),
+                } for ticket in tickets if rng.random() < 0.5])
+    demo.records['tickets'] = tickets
 
 
 def close_configuration_wizard():

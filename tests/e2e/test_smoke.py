@@ -13,7 +13,9 @@ def test_agent_logs_into_backend_and_sees_service_desk(server, page):
     page.goto(server + '/')
     login = page.get_by_role('dialog')
     login.get_by_label('User name').wait_for()
-    # With more than one database on the server, sao asks which.
+    # With more than one database on the server, sao asks which, once it
+    # has fetched the list.
+    page.wait_for_load_state('networkidle')
     database = login.get_by_role('combobox', name='Database')
     if database.count():
         database.select_option(server.database)

@@ -181,8 +181,9 @@ def database_exists(settings):
 def drop_database(settings):
     settings.ready_marker.unlink(missing_ok=True)
     if settings.backend == 'sqlite':
-        (settings.db_path / f'{settings.database}.sqlite').unlink(
-            missing_ok=True)
+        for suffix in ['', '-wal', '-shm', '-journal']:
+            (settings.db_path / f'{settings.database}.sqlite{suffix}').unlink(
+                missing_ok=True)
     elif settings.database in _postgresql_databases(settings):
         say(f"dropping database {settings.database!r}")
         _postgresql_execute(settings,

@@ -157,6 +157,10 @@ class ItsmPortalTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertNotEqual(first['people'], demo_snapshot(seed=8)['people'])
 
         self.assertEqual(len(first['people']), 12)
+        self.assertEqual(len(first['tickets']), 40)
+        self.assertEqual(
+            {t[0] for t in first['tickets']},
+            {'incident', 'request', 'problem', 'change', 'release'})
         self.assertEqual(first['portal_users'], 12)
         self.assertIn(('agent', "Service Desk Agent"), first['groups'])
         self.assertIn(('manager', "Service Desk Manager"), first['groups'])
@@ -189,6 +193,9 @@ def demo_snapshot(seed):
                 (e.party.name, e.department.name, e.location.code)
                 for e in Employee.search([])),
             'portal_users': WebUser.search([], count=True),
+            'tickets': sorted(
+                (t.type, t.subject, t.state, t.priority)
+                for t in pool.get('itsm.ticket').search([])),
             'groups': {(u.login, g.name)
                 for u in User.search([('login', '!=', 'admin')])
                 for g in u.groups},

@@ -1,6 +1,8 @@
 # This file is part of the ITSM suite. See README.md at the top of the
 # repository for copyright notices and license terms.
-from trytond.model.exceptions import ValidationError
+import datetime as dt
+
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import (
     CompanyTestMixin,
     create_company,
@@ -8,6 +10,7 @@ from trytond.modules.company.tests import (
 )
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction, check_access
 
 from ..location import KINDS, may_contain
 
@@ -99,6 +102,23 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(list(desk.employees), [employee])
 
     @with_transaction()
+    def test_list_views_split_datetimes(self):
+        "sao has no list column for a datetime: show it as date and time"
+        pool = Pool()
+        View = pool.get('ir.ui.view')
+        for view in View.search([
+                    ('module', 'like', 'itsm_%'), ('type', '=', 'tree')]):
+            Model = pool.get(view.model)
+            arch = Model.fields_view_get(view.id)
+            for name, field in arch['fields'].items():
+                if field['type'] not in {'datetime', 'timestamp'}:
+                    continue
+                with self.subTest(view=view.name, field=name):
+                    self.assertRegex(
+                        arch['arch'],
+                        rf'name="{name}"[^>]*widget="(date|time)"')
+
+    @with_transaction()
     def test_groups_exist(self):
         "The suite's access groups are installed"
         pool = Pool()
@@ -110,6 +130,299 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertIn(name, names)
         manager, = Group.search([('name', '=', "Service Desk Manager")])
         self.assertEqual(manager.parent.name, "Service Desk Agent")
+
+
+    @with_transaction()
+    def test_ticket_number_and_priority(self):
+        "A ticket gets its number and the priority of the matrix"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Matrix = pool.get('itsm.priority.matrix')
+        company = create_company()
+        with set_company(company):
+            first, second = Ticket.create([
+                    {'subject': "Printer jam", 'impact': '3',
+                        'urgency': '2'},
+                    {'subject': "Mail down", 'impact': '1',
+                        'urgency': '1'},
+                    ])
+            self.assertRegex(first.number, r'^TCK-\d{5}$')
+            self.assertNotEqual(first.number, second.number)
+            self.assertEqual((first.priority, second.priority), ('4', '1'))
+            self.assertEqual(first.state, 'new')
+
+            cell, = Matrix.search([('impact', '=', '3'),
+                    ('urgency', '=', '2')])
+            Matrix.write([cell], {'priority': '5'})
+            Ticket.write([first], {'urgency': '2', 'impact': '3'})
+            self.assertEqual(first.priority, '5')
+            Ticket.write([first], {'impact': '1'})
+            self.assertEqual(first.priority, '2')
+
+    @with_transaction()
+    def test_ticket_initial_state_per_type(self):
+        "Changes start as drafts, releases as planned"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        company = create_company()
+        with set_company(company):
+            change, release = Ticket.create([
+                    {'subject': "Upgrade", 'type': 'change'},
+                    {'subject': "v2", 'type': 'release'},
+                    ])
+            self.assertEqual(change.state, 'draft')
+            self.assertEqual(release.state, 'planned')
+
+    @with_transaction()
+    def test_manual_priority_is_for_managers(self):
+        "Only a manager overrides the priority, with a reason, and it sticks"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        company = create_company()
+        agent = create_user('agent', 'group_agent', company)
+        manager = create_user('manager', 'group_manager', company)
+        with set_company(company):
+            ticket, = Ticket.create([{'subject': "VPN"}])
+            with Transaction().set_user(agent.id), check_access():
+                with self.assertRaisesRegex(AccessError, "Manager"):
+                    Ticket.write([Ticket(ticket.id)], {
+                            'priority_manual': True, 'priority': '1',
+                            'priority_reason': "CEO"})
+            with Transaction().set_user(manager.id), check_access():
+                Ticket.write([Ticket(ticket.id)], {
+                        'priority_manual': True, 'priority': '1',
+                        'priority_reason': "The CEO cannot work"})
+            Ticket.write([ticket], {'impact': '3', 'urgency': '3'})
+            self.assertEqual(ticket.priority, '1')
+            with self.assertRaises(ValidationError):
+                Ticket.write([ticket], {'priority_reason': None})
+
+    @with_transaction()
+    def test_invalid_transition_is_refused(self):
+        "A ticket cannot jump over its life cycle"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        company = create_company()
+        with set_company(company):
+            incident, change = Ticket.create([
+                    {'subject': "Slow PC"},
+                    {'subject': "New firewall", 'type': 'change'},
+                    ])
+            with self.assertRaisesRegex(
+                    ValidationError, 'is New: it cannot go to Closed'):
+                Ticket.close([incident])
+            with self.assertRaisesRegex(ValidationError, 'Approved'):
+                Ticket.approve([change])
+            self.assertEqual((incident.state, change.state), ('new', 'draft'))
+
+    @with_transaction()
+    def test_incident_life_cycle(self):
+        "Assign, wait on the requester, answer, resolve, reopen, close"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Party = pool.get('party.party')
+        company = create_company()
+        agent = create_user('agent', 'group_agent', company)
+        with set_company(company):
+            requester, = Party.create([{'name': "Ewa"}])
+            ticket, = Ticket.create([{
+                        'subject': "Outlook crashes", 'requester': requester}])
+            with Transaction().set_user(agent.id):
+                Ticket.take([ticket])
+            self.assertEqual((ticket.state, ticket.assignee), (
+                    'assigned', agent))
+            self.assertTrue(ticket.assigned_at)
+            Ticket.wait_requester([ticket])
+            self.assertEqual(
+                (ticket.state, ticket.pending_reason),
+                ('pending', 'requester'))
+            Ticket.reopen_by_requester([ticket])
+            self.assertEqual(
+                (ticket.state, ticket.pending_reason), ('in_progress', None))
+            with self.assertRaisesRegex(ValidationError, 'resolution'):
+                Ticket.resolve([ticket])
+            ticket.resolution = "Repaired the profile"
+            ticket.save()
+            Ticket.resolve([ticket])
+            self.assertTrue(ticket.resolved_at)
+            Ticket.reopen_by_requester([ticket])
+            self.assertEqual(ticket.state, 'in_progress')
+            Ticket.resolve([ticket])
+            Ticket.close([ticket])
+            self.assertEqual(ticket.state, 'closed')
+            with self.assertRaises(AccessError):
+                Ticket.delete([ticket])
+
+    @with_transaction()
+    def test_category_must_fit_the_type(self):
+        "A change category is refused on an incident"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Category = pool.get('itsm.ticket.category')
+        company = create_company()
+        with set_company(company):
+            network, anything = Category.create([
+                    {'name': "Network", 'types': ['change']},
+                    {'name': "Other"},
+                    ])
+            with self.assertRaisesRegex(ValidationError, 'not for tickets'):
+                Ticket.create([{'subject': "Wi-Fi", 'category': network}])
+            ticket, = Ticket.create([{
+                        'subject': "Wi-Fi", 'category': anything}])
+            self.assertEqual(ticket.category, anything)
+
+    @with_transaction()
+    def test_open_tasks_block_resolution(self):
+        "Open tasks block resolving unless the configuration allows it"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Task = pool.get('itsm.ticket.task')
+        Configuration = pool.get('itsm.configuration')
+        company = create_company()
+        with set_company(company):
+            ticket, = Ticket.create([{
+                        'subject': "New hire", 'type': 'request',
+                        'resolution': "Done",
+                        'tasks': [('create', [
+                                        {'name': "Laptop"},
+                                        {'name': "Account"}])]}])
+            laptop, account = ticket.tasks
+            Task.do([laptop])
+            self.assertEqual(ticket.progress, 0.5)
+            with self.assertRaisesRegex(ValidationError, 'Account'):
+                Ticket.resolve([ticket])
+            Configuration.write([Configuration(1)], {
+                    'resolve_with_open_tasks': True})
+            Ticket.resolve([ticket])
+            self.assertEqual(ticket.state, 'resolved')
+
+    @with_transaction()
+    def test_task_outside_the_company_is_refused(self):
+        "A task goes only to somebody who works for the ticket's company"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Task = pool.get('itsm.ticket.task')
+        company = create_company()
+        other = create_company(name="Elsewhere")
+        outsider = create_user('outsider', 'group_agent', other)
+        with set_company(company):
+            ticket, = Ticket.create([{'subject': "Move desk"}])
+            with self.assertRaisesRegex(ValidationError, 'does not work'):
+                Task.create([{
+                            'ticket': ticket, 'name': "Carry",
+                            'assignee': outsider}])
+            with self.assertRaises(ValidationError):
+                Task.create([{
+                            'ticket': ticket, 'name': "Carry",
+                            'planned_start': dt.datetime(2026, 1, 2),
+                            'planned_end': dt.datetime(2026, 1, 1)}])
+
+    @with_transaction()
+    def test_change_needs_assessment_and_window(self):
+        "A change asks for approval only when assessed, and is scheduled"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        company = create_company()
+        with set_company(company):
+            change, = Ticket.create([{
+                        'subject': "Replace core switch", 'type': 'change'}])
+            Ticket.assess([change])
+            with self.assertRaisesRegex(ValidationError, 'risk'):
+                Ticket.request_approval([change])
+            change.risk = 'high'
+            change.implementation_plan = "Swap at night"
+            change.save()
+            Ticket.request_approval([change])
+            Ticket.approve([change])
+            with self.assertRaisesRegex(ValidationError, 'window'):
+                Ticket.schedule([change])
+            change.window_start = dt.datetime(2026, 12, 12, 22)
+            change.window_end = dt.datetime(2026, 12, 13, 2)
+            change.save()
+            Ticket.schedule([change])
+            Ticket.implement([change])
+            Ticket.review([change])
+            Ticket.close([change])
+            self.assertEqual(change.state, 'closed')
+
+    @with_transaction()
+    def test_private_notes_stay_with_agents(self):
+        "A group given access to notes still never reads a private one"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Note = pool.get('itsm.ticket.note')
+        Group = pool.get('res.group')
+        ModelAccess = pool.get('ir.model.access')
+        company = create_company()
+        agent = create_user('agent', 'group_agent', company)
+        auditor = create_user('auditor', None, company)
+        auditors, = Group.create([{
+                    'name': "Auditors", 'users': [('add', [auditor.id])]}])
+        ModelAccess.create([{
+                    'model': 'itsm.ticket.note', 'group': auditors.id,
+                    'perm_read': True}, {
+                    'model': 'itsm.ticket', 'group': auditors.id,
+                    'perm_read': True}])
+        with set_company(company):
+            ticket, = Ticket.create([{'subject': "Leak"}])
+            private, public = Note.create([
+                    {'ticket': ticket, 'body': "Password is hunter2"},
+                    {'ticket': ticket, 'body': "We are on it",
+                        'visibility': 'public'}])
+            with Transaction().set_user(agent.id), check_access():
+                self.assertEqual(
+                    set(Note.search([])), {Note(private.id), Note(public.id)})
+            with Transaction().set_user(auditor.id), check_access():
+                self.assertEqual(Note.search([]), [Note(public.id)])
+                with self.assertRaises(AccessError):
+                    Note.read([private.id], ['body'])
+                with self.assertRaises(AccessError):
+                    Note.read([public.id], ['body'])
+
+    @with_transaction()
+    def test_agents_restricted_to_their_teams(self):
+        "When configured, agents see their teams' tickets and their own"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Team = pool.get('itsm.team')
+        Configuration = pool.get('itsm.configuration')
+        company = create_company()
+        agent = create_user('agent', 'group_agent', company)
+        manager = create_user('manager', 'group_manager', company)
+        with set_company(company):
+            desk, network = Team.create([
+                    {'name': "Desk", 'members': [('add', [agent.id])]},
+                    {'name': "Network", 'members': [('add', [agent.id])]}])
+            Ticket.create([
+                    {'subject': "A", 'team': desk},
+                    {'subject': "B", 'team': network},
+                    {'subject': "C"},
+                    {'subject': "D", 'team': network, 'assignee': agent}])
+            # She left the network team but keeps her ticket.
+            Team.write([network], {'members': [('remove', [agent.id])]})
+            with Transaction().set_user(agent.id), check_access():
+                self.assertEqual(Ticket.search([], count=True), 4)
+            Configuration.write([Configuration(1)], {
+                    'agents_see_own_teams': True})
+            with Transaction().set_user(agent.id), check_access():
+                self.assertEqual(
+                    {t.subject for t in Ticket.search([])}, {'A', 'C', 'D'})
+            with Transaction().set_user(manager.id), check_access():
+                self.assertEqual(Ticket.search([], count=True), 4)
+
+
+def create_user(login, group, company):
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    groups = [ModelData.get_id('itsm_ticket', group)] if group else []
+    user, = User.create([{
+                'login': login, 'name': login.title(),
+                'companies': [('add', [company.id])],
+                'company': company.id,
+                'groups': [('add', groups)],
+                }])
+    return user
 
 
 del ModuleTestCase
