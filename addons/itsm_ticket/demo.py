@@ -149,6 +149,7 @@ def generate(demo):
         create_employees(demo)
         create_backend_users(demo)
         create_teams_and_categories(demo)
+        create_service_levels(demo)
         create_tickets(demo)
     close_configuration_wizard()
 
@@ -342,6 +343,44 @@ def create_teams_and_categories(demo):
                 } for name, children, types, team, _ in CATEGORIES])
     demo.records['teams'] = teams
     demo.records['categories'] = categories
+
+
+# priority: (first response, resolution) in business hours
+SLA_TARGETS = {
+    '1': (0.5, 4), '2': (1, 8), '3': (4, 16), '4': (8, 40), '5': (16, 80)}
+
+
+def create_service_levels(demo):
+    pool = Pool()
+    Calendar = pool.get('itsm.sla.calendar')
+    Policy = pool.get('itsm.sla.policy')
+    demo.step("business calendar and SLA policies")
+    office, = Calendar.create([{
+                'name': "Oriale office hours",
+                'timezone': 'Europe/Warsaw',
+                'holiday_country': 'PL',
+                'hours': [('create', [{
+                                'weekday': str(day),
+                                'start_time': dt.time(8),
+                                'end_time': dt.time(16)}
+                            for day in range(5)])],
+                'days_off': [('create', [{
+                                'date': dt.date(dt.date.today().year, 12, 24),
+                                'name': "Christmas Eve"}])],
+                }])
+    hours = dt.timedelta(hours=1)
+    Policy.create([{
+                'name': "Standard support",
+                'calendar': office.id,
+                'types': ['incident', 'request'],
+                'warn_before': hours,
+                'targets': [('create', [{
+                                'priority': priority,
+                                'response_time': response * hours,
+                                'resolution_time': resolution * hours,
+                                } for priority, (response, resolution)
+                            in SLA_TARGETS.items()])],
+                }])
 
 
 def create_tickets(demo):

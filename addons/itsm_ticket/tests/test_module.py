@@ -13,6 +13,7 @@ from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction, check_access
 
 from ..location import KINDS, may_contain
+from .tools import sla_clock
 
 
 class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
@@ -409,6 +410,185 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
                     {t.subject for t in Ticket.search([])}, {'A', 'C', 'D'})
             with Transaction().set_user(manager.id), check_access():
                 self.assertEqual(Ticket.search([], count=True), 4)
+
+    @with_transaction()
+    def test_sla_calendar_needs_hours(self):
+        "A business calendar without working hours is refused"
+        pool = Pool()
+        Calendar = pool.get('itsm.sla.calendar')
+        company = create_company()
+        with set_company(company):
+            with self.assertRaisesRegex(ValidationError, 'no working hours'):
+                Calendar.create([{'name': "Empty", 'timezone': 'UTC'}])
+            with self.assertRaisesRegex(ValidationError, 'end'):
+                Calendar.create([{
+                            'name': "Backwards", 'timezone': 'UTC',
+                            'hours': [('create', [{
+                                            'weekday': '0',
+                                            'start_time': dt.time(16),
+                                            'end_time': dt.time(8)}])]}])
+
+    @with_transaction()
+    def test_sla_clock_pauses_and_survives_priority_change(self):
+        "Due dates in business time; the clock pauses; targets change"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Note = pool.get('itsm.ticket.note')
+        company = create_company()
+        with set_company(company):
+            create_sla_policy()
+            with clock(2026, 11, 30, 9):  # Monday 09:00
+                ticket, = Ticket.create([{'subject': "Slow ERP"}])
+            self.assertEqual(ticket.priority, '3')
+            self.assertEqual(ticket.response_due, at(2026, 11, 30, 10))
+            self.assertEqual(ticket.resolution_due, at(2026, 12, 1, 9))
+            self.assertEqual(ticket.sla_next_due, at(2026, 11, 30, 10))
+
+            with clock(2026, 11, 30, 9, 30):
+                Note.create([{
+                            'ticket': ticket, 'visibility': 'public',
+                            'body': "We are looking into it"}])
+            self.assertEqual(ticket.first_response_at, at(2026, 11, 30, 9, 30))
+            self.assertFalse(ticket.response_breached)
+            self.assertEqual(ticket.sla_next_due, at(2026, 12, 1, 9))
+
+            with clock(2026, 11, 30, 11):
+                Ticket.write([ticket], {'assignee': None})
+                Ticket.wait_requester([ticket])  # 2 h spent
+            self.assertIsNone(ticket.resolution_due)
+            with clock(2026, 12, 1, 12):  # Tuesday noon, she answers
+                self.assertEqual(ticket.sla_status, 'paused')
+                self.assertEqual(ticket.sla_elapsed, dt.timedelta(hours=2))
+                Ticket.start([ticket])
+            # 6 h left: Tuesday 12:00-16:00, Wednesday 08:00-10:00
+            self.assertEqual(ticket.resolution_due, at(2026, 12, 2, 10))
+
+            with clock(2026, 12, 1, 13):
+                # Critical now: 2 h to resolve, 3 h already spent.
+                Ticket.write([ticket], {'impact': '1', 'urgency': '1'})
+            self.assertEqual(ticket.resolution_target, dt.timedelta(hours=2))
+            self.assertEqual(ticket.resolution_due, at(2026, 11, 30, 11))
+            self.assertTrue(ticket.resolution_breached)
+            with clock(2026, 12, 1, 13, 5):
+                Ticket.write([ticket], {'impact': '2', 'urgency': '2'})
+            self.assertEqual(ticket.resolution_due, at(2026, 12, 2, 10))
+            self.assertFalse(ticket.resolution_breached)
+
+            with clock(2026, 12, 2, 9):  # 7 h of 8 spent
+                ticket.resolution = "Index rebuilt"
+                ticket.save()
+                Ticket.resolve([ticket])
+            self.assertFalse(ticket.resolution_breached)
+            with clock(2026, 12, 9, 9):
+                Ticket.close([ticket])
+                self.assertEqual(ticket.sla_status, 'met')
+            self.assertEqual(
+                [(p.start, p.end) for p in ticket.sla_periods], [
+                    (at(2026, 11, 30, 9), at(2026, 11, 30, 11)),
+                    (at(2026, 12, 1, 12), at(2026, 12, 2, 9))])
+
+    @with_transaction()
+    def test_sla_cron_warns_then_escalates(self):
+        "Before the due date the assignee is warned; after, escalated"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Team = pool.get('itsm.team')
+        company = create_company()
+        agent = create_user('agent', 'group_agent', company)
+        leader = create_user('leader', 'group_manager', company)
+        with set_company(company):
+            create_sla_policy()
+            team, = Team.create([{
+                        'name': "Desk", 'leader': leader.id,
+                        'members': [('add', [agent.id, leader.id])]}])
+            with clock(2026, 11, 30, 9):
+                ticket, = Ticket.create([{
+                            'subject': "Printer", 'team': team,
+                            'assignee': agent}])
+            notifications = Transaction().user_notifications
+            with clock(2026, 11, 30, 9, 15):
+                Ticket.check_sla()
+            self.assertEqual(notifications, [])
+            with clock(2026, 11, 30, 9, 45):  # 15 min before response due
+                Ticket.check_sla()
+                Ticket.check_sla()
+            self.assertEqual(
+                sorted(n.user.id for n in notifications),
+                sorted([agent.id, leader.id]))
+            self.assertTrue(ticket.sla_warned)
+            with clock(2026, 11, 30, 10, 5):
+                Ticket.check_sla()
+            self.assertTrue(ticket.response_breached)
+            self.assertEqual(ticket.escalation_level, 1)
+            self.assertEqual(ticket.assignee, leader)
+            self.assertEqual(len(notifications), 3)
+            with clock(2026, 11, 30, 10, 10):
+                Ticket.check_sla()
+            self.assertEqual(ticket.escalation_level, 1)
+
+    @with_transaction()
+    def test_sla_policy_matching(self):
+        "The first policy whose criteria match applies, categories nest"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Policy = pool.get('itsm.sla.policy')
+        Category = pool.get('itsm.ticket.category')
+        company = create_company()
+        with set_company(company):
+            standard = create_sla_policy()
+            hardware, = Category.create([{
+                        'name': "Hardware",
+                        'children': [('create', [{'name': "Printer"}])]}])
+            printer, = hardware.children
+            vip, = Policy.create([{
+                        'name': "Hardware", 'sequence': 1,
+                        'calendar': standard.calendar.id,
+                        'categories': [('add', [hardware.id])],
+                        'targets': [('create', [{
+                                        'priority': '3',
+                                        'response_time': dt.timedelta(
+                                            minutes=10)}])]}])
+            with clock(2026, 11, 30, 9):
+                printing, other, change = Ticket.create([
+                        {'subject': "Jam", 'category': printer},
+                        {'subject': "Mail"},
+                        {'subject': "Patch", 'type': 'change'}])
+            self.assertEqual(printing.sla_policy, vip)
+            self.assertEqual(printing.response_due, at(2026, 11, 30, 9, 10))
+            self.assertIsNone(printing.resolution_due)
+            self.assertEqual(other.sla_policy, standard)
+            self.assertIsNone(change.sla_policy)
+
+
+clock = sla_clock
+at = dt.datetime
+
+
+def create_sla_policy():
+    "Monday to Friday 08:00-16:00 UTC; medium priority: 1 h and 8 h"
+    pool = Pool()
+    Calendar = pool.get('itsm.sla.calendar')
+    Policy = pool.get('itsm.sla.policy')
+    calendar, = Calendar.create([{
+                'name': "Office", 'timezone': 'UTC',
+                'hours': [('create', [{
+                                'weekday': str(day),
+                                'start_time': dt.time(8),
+                                'end_time': dt.time(16)}
+                            for day in range(5)])]}])
+    policy, = Policy.create([{
+                'name': "Standard", 'calendar': calendar.id,
+                'types': ['incident', 'request'],
+                'warn_before': dt.timedelta(minutes=30),
+                'targets': [('create', [{
+                                'priority': '1',
+                                'response_time': dt.timedelta(minutes=15),
+                                'resolution_time': dt.timedelta(hours=2)}, {
+                                'priority': '3',
+                                'response_time': dt.timedelta(hours=1),
+                                'resolution_time': dt.timedelta(hours=8)}])],
+                }])
+    return policy
 
 
 def create_user(login, group, company):
