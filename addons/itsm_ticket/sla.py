@@ -16,6 +16,7 @@ import zoneinfo
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin,
+    Index,
     ModelSQL,
     ModelView,
     fields,
@@ -380,6 +381,13 @@ class Ticket(metaclass=PoolMeta):
         fields.TimeDelta("Business Time Elapsed"), 'get_sla_elapsed')
     sla_status = fields.Function(
         fields.Selection(SLA_STATUSES, "SLA"), 'get_sla_status')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        table = cls.__table__()
+        cls._sql_indexes.add(
+            Index(table, (table.sla_next_warning, Index.Range())))
 
     @classmethod
     def default_sla_warned(cls):

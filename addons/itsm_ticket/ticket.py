@@ -4,7 +4,7 @@ import datetime as dt
 from functools import wraps
 
 from trytond.i18n import gettext
-from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import And, Bool, Eval, If, Or
@@ -254,6 +254,23 @@ class Ticket(Workflow, ModelSQL, ModelView):
             ('create_date', 'DESC'),
             ('id', 'DESC'),
             ]
+        table = cls.__table__()
+        # What the agents' lists filter and sort on.
+        cls._sql_indexes.update({
+                Index(table,
+                    (table.state, Index.Equality()),
+                    (table.priority, Index.Range()),
+                    (table.create_date, Index.Range())),
+                Index(table,
+                    (table.assignee, Index.Range()),
+                    (table.state, Index.Equality())),
+                Index(table,
+                    (table.team, Index.Range()),
+                    (table.state, Index.Equality())),
+                Index(table, (table.requester, Index.Range())),
+                Index(table, (table.customer, Index.Range())),
+                Index(table, (table.type, Index.Equality())),
+                })
         cls._transitions = workflow.all_transitions()
         target = {
             'assign': 'assigned',
