@@ -461,6 +461,33 @@ def create_tickets(demo):
                 'visibility': rng.choice(['private', 'private', 'public']),
                 } for ticket in tickets if rng.random() < 0.5])
     demo.records['tickets'] = tickets
+    link_tickets(demo, tickets)
+
+
+def link_tickets(demo, tickets):
+    "Each problem gets a few incidents, each change the problem it fixes"
+    pool = Pool()
+    Relation = pool.get('itsm.ticket.relation')
+    rng = demo.rng
+    by_type = {}
+    for ticket in tickets:
+        by_type.setdefault(ticket.type, []).append(ticket)
+    incidents = list(by_type.get('incident', []))
+    rng.shuffle(incidents)
+    values = []
+    for problem in by_type.get('problem', []):
+        for _ in range(min(3, len(incidents))):
+            values.append({
+                    'from_ticket': problem.id,
+                    'to_ticket': incidents.pop().id,
+                    'type': 'problem_of'})
+    for change, problem in zip(
+            by_type.get('change', []), by_type.get('problem', []),
+            strict=False):
+        values.append({
+                'from_ticket': problem.id, 'to_ticket': change.id,
+                'type': 'fixed_by'})
+    Relation.create(values)
 
 
 def close_configuration_wizard():
