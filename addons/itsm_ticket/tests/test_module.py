@@ -13,7 +13,7 @@ from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction, check_access
 
 from ..location import KINDS, may_contain
-from .tools import sla_clock
+from .tools import create_sla_policy, sla_clock
 
 
 class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
@@ -562,33 +562,6 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
 
 clock = sla_clock
 at = dt.datetime
-
-
-def create_sla_policy():
-    "Monday to Friday 08:00-16:00 UTC; medium priority: 1 h and 8 h"
-    pool = Pool()
-    Calendar = pool.get('itsm.sla.calendar')
-    Policy = pool.get('itsm.sla.policy')
-    calendar, = Calendar.create([{
-                'name': "Office", 'timezone': 'UTC',
-                'hours': [('create', [{
-                                'weekday': str(day),
-                                'start_time': dt.time(8),
-                                'end_time': dt.time(16)}
-                            for day in range(5)])]}])
-    policy, = Policy.create([{
-                'name': "Standard", 'calendar': calendar.id,
-                'types': ['incident', 'request'],
-                'warn_before': dt.timedelta(minutes=30),
-                'targets': [('create', [{
-                                'priority': '1',
-                                'response_time': dt.timedelta(minutes=15),
-                                'resolution_time': dt.timedelta(hours=2)}, {
-                                'priority': '3',
-                                'response_time': dt.timedelta(hours=1),
-                                'resolution_time': dt.timedelta(hours=8)}])],
-                }])
-    return policy
 
 
 def create_user(login, group, company):

@@ -5,6 +5,8 @@ import datetime as dt
 from contextlib import contextmanager
 from unittest import mock
 
+from trytond.pool import Pool
+
 
 @contextmanager
 def sla_clock(*args):
@@ -12,3 +14,30 @@ def sla_clock(*args):
     dates read plainly in tests and scenarios"""
     with mock.patch('itsm_ticket.sla.now', return_value=dt.datetime(*args)):
         yield
+
+
+def create_sla_policy():
+    "Monday to Friday 08:00-16:00 UTC; medium priority: 1 h and 8 h"
+    pool = Pool()
+    Calendar = pool.get('itsm.sla.calendar')
+    Policy = pool.get('itsm.sla.policy')
+    calendar, = Calendar.create([{
+                'name': "Office", 'timezone': 'UTC',
+                'hours': [('create', [{
+                                'weekday': str(day),
+                                'start_time': dt.time(8),
+                                'end_time': dt.time(16)}
+                            for day in range(5)])]}])
+    policy, = Policy.create([{
+                'name': "Standard", 'calendar': calendar.id,
+                'types': ['incident', 'request'],
+                'warn_before': dt.timedelta(minutes=30),
+                'targets': [('create', [{
+                                'priority': '1',
+                                'response_time': dt.timedelta(minutes=15),
+                                'resolution_time': dt.timedelta(hours=2)}, {
+                                'priority': '3',
+                                'response_time': dt.timedelta(hours=1),
+                                'resolution_time': dt.timedelta(hours=8)}])],
+                }])
+    return policy
