@@ -28,7 +28,6 @@ class Message(ModelSQL, ModelView):
     "One message of a ticket's conversation with its requester"
     __name__ = 'itsm.ticket.message'
     __string__ = "Ticket Message"
-    __access__ = {'ticket'}
 
     _readonly = Eval('id', -1) >= 0
 
@@ -60,6 +59,7 @@ class Message(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('ticket')
         cls._order = [('date', 'ASC'), ('id', 'ASC')]
 
     @classmethod

@@ -12,6 +12,8 @@ from decimal import Decimal
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from . import workflow
+
 FIRST_NAMES = [
     "Anna", "Piotr", "Maria", "Krzysztof", "Agnieszka", "Paweł", "Joanna",
     "Michał", "Magdalena", "Marcin", "Aleksandra", "Jakub", "Monika",
@@ -462,6 +464,7 @@ def create_tickets(demo):
                 } for ticket in tickets if rng.random() < 0.5])
     demo.records['tickets'] = tickets
     link_tickets(demo, tickets)
+    log_work_hours(demo, tickets, paths)
 
 
 def link_tickets(demo, tickets):
@@ -488,6 +491,68 @@ def link_tickets(demo, tickets):
                 'from_ticket': problem.id, 'to_ticket': change.id,
                 'type': 'fixed_by'})
     Relation.create(values)
+
+
+# The state each button of PATHS brings a ticket to
+BUTTON_STATES = {
+    'assign': 'assigned', 'start': 'in_progress',
+    'wait_requester': 'pending', 'wait_third_party': 'pending',
+    'resolve': 'resolved', 'close': 'closed', 'cancel': 'cancelled',
+    'analyse': 'analysis', 'declare_known_error': 'known_error',
+    'assess': 'assessment', 'request_approval': 'awaiting_approval',
+    'approve': 'approved', 'reject': 'rejected', 'schedule': 'scheduled',
+    'implement': 'implemented', 'review': 'reviewed', 'build': 'build',
+    'test': 'test', 'deploy': 'deploy',
+    }
+# What an agent writes on a line, by the kind of state
+WORK_DESCRIPTIONS = {
+    'triage': ["Triage and first call", "Read the request, asked details"],
+    'work': [
+        "Remote session", "On site with the user", "Checked the logs",
+        "Configured and tested", "Called the supplier"],
+    'follow_up': ["Reminded the requester", "Chased the supplier"],
+    }
+
+
+def log_work_hours(demo, tickets, paths):
+    "The agents' time on the tickets they worked, stage by stage"
+    pool = Pool()
+    Line = pool.get('timesheet.line')
+    rng = demo.rng
+    employees = {
+        u.id: u.employee.id for u in demo.records['users'].values()
+        if u.employee}
+    today = dt.date.today()
+    by_user = {}
+    for ticket, path in zip(tickets, paths, strict=True):
+        user = ticket.assignee.id if ticket.assignee else None
+        if not path or user not in employees:
+            continue
+        stages = [workflow.INITIAL_STATE[ticket.type]]
+        stages += [BUTTON_STATES[b] for b in path]
+        for i, stage in enumerate(stages):
+            if stage in {'resolved', 'closed', 'cancelled', 'rejected'}:
+                continue
+            kind = ('triage' if i == 0
+                else 'follow_up' if stage == 'pending' else 'work')
+            minutes = (rng.randint(1, 3) if kind != 'work'
+                else rng.randint(3, 24)) * 5
+            by_user.setdefault(user, []).append({
+                    'ticket': ticket.id,
+                    'employee': employees[user],
+                    'date': today,
+                    'duration': dt.timedelta(minutes=minutes),
+                    'description': rng.choice(WORK_DESCRIPTIONS[kind]),
+                    # The demo walked the tickets before logging: say in
+                    # which state the time was spent.
+                    'ticket_stage': stage,
+                    })
+    demo.step(f"{sum(map(len, by_user.values()))} timesheet lines "
+        "on the worked tickets")
+    for user, values in sorted(by_user.items()):
+        # Logged by the agents themselves, as the activity log tells
+        with Transaction().set_user(user):
+            create_in_batches(Line, values, size=200)
 
 
 def close_configuration_wizard():

@@ -6,6 +6,7 @@ from trytond.transaction import Transaction, without_check_access
 _TEAM_RULE_MODELS = {
     'itsm.ticket', 'itsm.ticket.note', 'itsm.ticket.task',
     'itsm.ticket.message',
+    'timesheet.line',
     }
 
 

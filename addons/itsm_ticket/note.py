@@ -16,7 +16,6 @@ class Note(ModelSQL, ModelView):
     shown to the requester"""
     __name__ = 'itsm.ticket.note'
     __string__ = "Ticket Note"
-    __access__ = {'ticket'}
 
     ticket = fields.Many2One(
         'itsm.ticket', "Ticket", required=True, ondelete='CASCADE')
@@ -34,6 +33,7 @@ class Note(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('ticket')
         cls._order = [('create_date', 'DESC'), ('id', 'DESC')]
         cls.body.states = {
             'readonly': Eval('id', -1) >= 0,

@@ -119,7 +119,6 @@ class Relation(ModelSQL):
     "A typed link between two tickets, stored once in its canonical direction"
     __name__ = 'itsm.ticket.relation'
     __string__ = "Ticket Relation"
-    __access__ = {'from_ticket', 'to_ticket'}
 
     from_ticket = fields.Many2One(
         'itsm.ticket', "From", required=True, ondelete='CASCADE')
@@ -131,6 +130,8 @@ class Relation(ModelSQL):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('from_ticket')
+        cls.__access__.add('to_ticket')
         t = cls.__table__()
         # The side view reads the relations of a ticket from both columns.
         cls._sql_indexes.update({
@@ -276,7 +277,6 @@ class RelationSide(ModelSQL, ModelView):
     ticket, written through to the relation itself"""
     __name__ = 'itsm.ticket.relation.side'
     __string__ = "Ticket Relation"
-    __access__ = {'ticket'}
 
     ticket = fields.Many2One(
         'itsm.ticket', "Ticket", required=True, ondelete='CASCADE')
@@ -303,6 +303,7 @@ class RelationSide(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('ticket')
         cls._order = [('id', 'ASC')]
 
     @classmethod

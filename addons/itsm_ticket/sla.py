@@ -150,7 +150,6 @@ class CalendarHours(ModelSQL, ModelView):
     "One stretch of working time on a weekday"
     __name__ = 'itsm.sla.calendar.hours'
     __string__ = "Business Calendar Hours"
-    __access__ = {'calendar'}
 
     calendar = fields.Many2One(
         'itsm.sla.calendar', "Calendar", required=True, ondelete='CASCADE')
@@ -163,6 +162,7 @@ class CalendarHours(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('calendar')
         cls._order = [
             ('weekday', 'ASC'), ('start_time', 'ASC'), ('id', 'ASC')]
 
@@ -187,7 +187,6 @@ class CalendarDayOff(ModelSQL, ModelView):
     "A day without working time, besides the public holidays"
     __name__ = 'itsm.sla.calendar.day_off'
     __string__ = "Business Calendar Day Off"
-    __access__ = {'calendar'}
 
     calendar = fields.Many2One(
         'itsm.sla.calendar', "Calendar", required=True, ondelete='CASCADE')
@@ -197,6 +196,7 @@ class CalendarDayOff(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('calendar')
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
 
@@ -298,7 +298,6 @@ class PolicyTarget(ModelSQL, ModelView):
     "The promised times for the tickets of one priority"
     __name__ = 'itsm.sla.policy.target'
     __string__ = "SLA Target"
-    __access__ = {'policy'}
 
     policy = fields.Many2One(
         'itsm.sla.policy', "Policy", required=True, ondelete='CASCADE')
@@ -312,6 +311,7 @@ class PolicyTarget(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('policy')
         cls._order = [('priority', 'ASC'), ('id', 'ASC')]
 
     @classmethod
@@ -329,7 +329,6 @@ class ClockPeriod(ModelSQL, ModelView):
     "A stretch of time during which a ticket's SLA clock ran"
     __name__ = 'itsm.ticket.sla.period'
     __string__ = "SLA Clock Period"
-    __access__ = {'ticket'}
 
     ticket = fields.Many2One(
         'itsm.ticket', "Ticket", required=True, ondelete='CASCADE')
@@ -339,6 +338,7 @@ class ClockPeriod(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('ticket')
         cls._order = [('start', 'ASC'), ('id', 'ASC')]
 
 

@@ -23,7 +23,6 @@ class Task(sequence_ordered(), Workflow, ModelSQL, ModelView):
     "A piece of the work on a ticket, assigned to one person"
     __name__ = 'itsm.ticket.task'
     __string__ = "Ticket Task"
-    __access__ = {'ticket'}
 
     ticket = fields.Many2One(
         'itsm.ticket', "Ticket", required=True, ondelete='CASCADE')
@@ -59,6 +58,7 @@ class Task(sequence_ordered(), Workflow, ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls.__access__.add('ticket')
         cls._transitions = {
             ('open', 'in_progress'),
             ('open', 'done'),

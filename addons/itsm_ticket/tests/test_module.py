@@ -385,6 +385,8 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
         "When configured, agents see their teams' tickets and their own"
         pool = Pool()
         Ticket = pool.get('itsm.ticket')
+        Note = pool.get('itsm.ticket.note')
+        Task = pool.get('itsm.ticket.task')
         Team = pool.get('itsm.team')
         Configuration = pool.get('itsm.configuration')
         company = create_company()
@@ -394,11 +396,15 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
             desk, network = Team.create([
                     {'name': "Desk", 'members': [('add', [agent.id])]},
                     {'name': "Network", 'members': [('add', [agent.id])]}])
-            Ticket.create([
+            tickets = Ticket.create([
                     {'subject': "A", 'team': desk},
                     {'subject': "B", 'team': network},
                     {'subject': "C"},
                     {'subject': "D", 'team': network, 'assignee': agent}])
+            Note.create([
+                    {'ticket': t, 'body': "Seen", 'visibility': 'public'}
+                    for t in tickets])
+            Task.create([{'ticket': t, 'name': "Do"} for t in tickets])
             # She left the network team but keeps her ticket.
             Team.write([network], {'members': [('remove', [agent.id])]})
             with Transaction().set_user(agent.id), check_access():
@@ -408,6 +414,13 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
             with Transaction().set_user(agent.id), check_access():
                 self.assertEqual(
                     {t.subject for t in Ticket.search([])}, {'A', 'C', 'D'})
+                # What hangs on a ticket follows the ticket.
+                self.assertEqual(
+                    {n.ticket.subject for n in Note.search([])},
+                    {'A', 'C', 'D'})
+                self.assertEqual(
+                    {t.ticket.subject for t in Task.search([])},
+                    {'A', 'C', 'D'})
             with Transaction().set_user(manager.id), check_access():
                 self.assertEqual(Ticket.search([], count=True), 4)
 
