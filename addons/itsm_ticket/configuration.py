@@ -1,5 +1,7 @@
 # This file is part of the ITSM suite. See README.md at the top of the
 # repository for copyright notices and license terms.
+import datetime as dt
+
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.modules.company.model import (
     CompanyMultiValueMixin,
@@ -33,6 +35,11 @@ class Configuration(
     resolve_with_open_tasks = fields.Boolean(
         "Resolve with Open Tasks",
         help="Allow resolving a ticket while some of its tasks are open.")
+    reopen_closed_within = fields.TimeDelta(
+        "Reopen Closed Within",
+        help="An answer of the requester reopens an incident or a request "
+        "closed less than this ago; later answers open a new ticket linked "
+        "to it. Empty: closed tickets are never reopened.")
     agents_see_own_teams = fields.Boolean(
         "Agents See Their Teams Only",
         help="Agents see only the tickets of their teams, the tickets "
@@ -53,6 +60,10 @@ class Configuration(
     @classmethod
     def default_resolve_with_open_tasks(cls):
         return False
+
+    @classmethod
+    def default_reopen_closed_within(cls):
+        return dt.timedelta(days=14)
 
     @classmethod
     def default_agents_see_own_teams(cls):

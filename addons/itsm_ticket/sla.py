@@ -637,7 +637,11 @@ class Message(metaclass=PoolMeta):
         super().on_modification(mode, messages, field_names=field_names)
         if mode == 'create':
             Ticket.record_first_response(
-                [m.ticket for m in messages if m.direction == 'outbound'])
+                [m.ticket for m in messages if m.counts_as_response()])
+
+    def counts_as_response(self):
+        "Whether the message answers the requester"
+        return self.direction == 'outbound'
 
 
 class Cron(metaclass=PoolMeta):

@@ -650,7 +650,13 @@ class Ticket(Workflow, ModelSQL, ModelView):
     @classmethod
     def reopen_by_requester(cls, tickets):
         """The requester answered: a resolved ticket goes back to work, a
-        pending one is taken up again"""
+        pending one is taken up again, a ticket closed less than the
+        configured delay ago is reopened.
+
+        Return the tickets that stay closed or cancelled: the answer belongs
+        to a new ticket."""
+        pool = Pool()
+        Configuration = pool.get('itsm.configuration')
         resolved = [t for t in tickets if t.state == 'resolved']
         waiting = [t for t in tickets
             if t.state == 'pending' and t.pending_reason == 'requester']
@@ -659,6 +665,20 @@ class Ticket(Workflow, ModelSQL, ModelView):
             cls.analyse(problems)
         cls.reopen([t for t in resolved if t.type != 'problem'])
         cls.start(waiting)
+        delay = Configuration(1).reopen_closed_within
+        now = dt.datetime.now()
+        cls._reopen_closed([t for t in tickets
+                if t.state == 'closed'
+                and t.type in workflow.REOPENED_BY_REQUESTER
+                and delay is not None and t.closed_at
+                and now - t.closed_at <= delay])
+        return [t for t in tickets if t.state in {'closed', 'cancelled'}]
+
+    @classmethod
+    @Workflow.transition('in_progress')
+    def _reopen_closed(cls, tickets):
+        # Not a button: only the requester's answer reopens a closed ticket.
+        cls.write(tickets, {'resolved_at': None, 'closed_at': None})
 
     @classmethod
     @ModelView.button

@@ -90,6 +90,10 @@ INITIAL_STATE = {
     'release': 'planned',
     }
 
+# The types whose closed tickets the requester's answer reopens, within the
+# delay of the configuration; agents never move a closed ticket.
+REOPENED_BY_REQUESTER = {'incident', 'request'}
+
 # States where the work is over: no SLA clock, no more edits of substance.
 DONE_STATES = {'resolved', 'closed', 'cancelled', 'rejected'}
 # States where the ticket waits on somebody else than the assignee.
@@ -122,4 +126,4 @@ def all_transitions():
     return {(f, t)
         for table in TRANSITIONS.values()
         for f, tos in table.items()
-        for t in tos}
+        for t in tos} | {('closed', 'in_progress')}

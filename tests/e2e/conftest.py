@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from itsm_tools.testing import missing
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -23,11 +25,6 @@ CHROMIUM_ARGS = [
     ]
 
 
-def missing(reason):
-    "Skip, or fail when the end-to-end tests are required"
-    if os.environ.get('ITSM_E2E') == 'required':
-        pytest.fail(f"ITSM_E2E=required but {reason}")
-    pytest.skip(reason)
 
 
 def find_program(name, *candidates):

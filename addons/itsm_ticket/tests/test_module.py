@@ -255,6 +255,41 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
                 Ticket.delete([ticket])
 
     @with_transaction()
+    def test_closed_ticket_reopened_by_requester_within_delay(self):
+        "An answer reopens a ticket closed within the delay, not later"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Configuration = pool.get('itsm.configuration')
+        company = create_company()
+        with set_company(company):
+            recent, old, problem = Ticket.create([{
+                        'subject': "Recent", 'resolution': "Done"}, {
+                        'subject': "Old", 'resolution': "Done"}, {
+                        'subject': "Problem", 'type': 'problem',
+                        'resolution': "Done"}])
+            Ticket.analyse([problem])
+            Ticket.resolve([recent, old, problem])
+            Ticket.close([recent, old, problem])
+            Ticket.write([old], {
+                    'closed_at': dt.datetime.now() - dt.timedelta(days=15)})
+
+            stay_closed = Ticket.reopen_by_requester([recent, old, problem])
+
+            self.assertEqual(stay_closed, [old, problem])
+            self.assertEqual(
+                [t.state for t in [recent, old, problem]],
+                ['in_progress', 'closed', 'closed'])
+            self.assertIsNone(recent.closed_at)
+            self.assertIsNone(recent.resolved_at)
+
+            config = Configuration(1)
+            config.reopen_closed_within = None
+            config.save()
+            Ticket.resolve([recent])
+            Ticket.close([recent])
+            self.assertEqual(Ticket.reopen_by_requester([recent]), [recent])
+
+    @with_transaction()
     def test_category_must_fit_the_type(self):
         "A change category is refused on an incident"
         pool = Pool()

@@ -1,0 +1,574 @@
+# This file is part of the ITSM suite. See README.md at the top of the
+# repository for copyright notices and license terms.
+"""What becomes of each message a Service Desk mailbox receives.
+
+Every message is first stored as it came (``inbound.email``, Tryton's own
+record of a received email, with its raw bytes in the filestore) in the
+state *received*; a queued task then reads it and either threads it into
+its ticket, opens a new ticket, records a delivery failure, or keeps it
+with the reason it was not used: a duplicate, a loop, a refused sender, a
+message that cannot be read. Nothing is dropped: a kept message is listed
+for the administrators and can be processed again after a fix.
+"""
+import datetime as dt
+import hashlib
+import json
+import logging
+import traceback
+
+from sql import Literal, Select
+from trytond import backend
+from trytond.exceptions import UserError
+from trytond.i18n import gettext
+from trytond.model import Index, ModelView, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval, If
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction
+
+from itsm_ticket import workflow
+
+from .autoreply import automatic_reason, is_bounce, parse_bounce
+from .mailparse import MailParseError, parse_message
+from .threadmatch import (
+    plus_address_numbers,
+    strip_reply_prefixes,
+    thread_candidates,
+    ticket_id_from_message_id,
+    ticket_numbers_in_subject,
+)
+
+logger = logging.getLogger(__name__)
+
+STATES = [
+    (None, ""),
+    ('received', "Received"),
+    ('done', "Processed"),
+    ('duplicate', "Duplicate"),
+    ('ignored', "Ignored"),
+    ('refused', "Refused"),
+    ('failed', "Failed"),
+    ]
+KEPT_STATES = {'ignored', 'refused', 'failed'}
+RATE_WINDOW = dt.timedelta(hours=1)
+# How recent a ticket must be for a reply without any identifier to join it
+# by its subject.
+SUBJECT_MATCH_WINDOW = dt.timedelta(days=30)
+# The answers of robots that are not worth a ticket of their own.
+_AUTO_REPLY_KEYWORDS = ('auto-replied', 'autoreply', 'oof', 'x-autorespond',
+    'x-autoreply', 'x-autoresponder', 'x-mail-autoreply')
+
+
+def message_key(parsed, raw):
+    "The identity of a message: its Message-ID, else a digest of its content"
+    if parsed.message_id:
+        return parsed.message_id[:500]
+    # Relays add their own headers on the way: keep what the sender wrote.
+    digest = hashlib.sha256()
+    for name in ('from', 'date', 'subject', 'to'):
+        digest.update(repr(parsed.headers.get(name)).encode())
+    _, _, body = bytes(raw).partition(b'\n\n')
+    if not body:
+        _, _, body = bytes(raw).partition(b'\r\n\r\n')
+    digest.update(body)
+    return f'<sha256.{digest.hexdigest()}@itsm.invalid>'
+
+
+def base_address(address):
+    "The address without its plus detail, lower-cased"
+    local, at, domain = (address or '').lower().rpartition('@')
+    return f'{local.partition("+")[0]}@{domain}' if at else domain
+
+
+def _lock_key(key):
+    "A 63-bit integer for PostgreSQL's advisory lock on key"
+    return int.from_bytes(
+        hashlib.sha256(key.encode()).digest()[:8], 'big') >> 1
+
+
+class Email(metaclass=PoolMeta):
+    __name__ = 'inbound.email'
+
+    state = fields.Selection(STATES, "State", readonly=True)
+    reason = fields.Text(
+        "Reason", readonly=True,
+        states={'invisible': ~Eval('reason')})
+    message_key = fields.Char("Message Key", readonly=True, strip=False)
+    message_id = fields.Char("Message-ID", readonly=True, strip=False)
+    from_address = fields.Char("From", readonly=True)
+    subject = fields.Char("Subject", readonly=True)
+    size = fields.Integer("Size", readonly=True)
+    defects = fields.Text(
+        "Repairs", readonly=True,
+        states={'invisible': ~Eval('defects')},
+        help="What was wrong with the message and how it was read anyway.")
+    automatic = fields.Char(
+        "Automatic", readonly=True,
+        states={'invisible': ~Eval('automatic')},
+        help="Why the message got no automatic answer.")
+    ticket = fields.Many2One(
+        'itsm.ticket', "Ticket", readonly=True, ondelete='SET NULL')
+    ticket_message = fields.Many2One(
+        'itsm.ticket.message', "Ticket Message", readonly=True,
+        ondelete='SET NULL')
+    original = fields.Many2One(
+        'inbound.email', "Original", readonly=True, ondelete='SET NULL',
+        states={'invisible': Eval('state') != 'duplicate'})
+    processed_at = fields.DateTime("Processed at", readonly=True)
+    data_filename = fields.Function(
+        fields.Char("File Name"), 'get_data_filename')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.data.filename = 'data_filename'
+        table = cls.__table__()
+        cls._sql_indexes.update({
+                Index(table, (table.message_key, Index.Equality())),
+                Index(table,
+                    (table.from_address, Index.Equality()),
+                    (table.create_date, Index.Range())),
+                Index(table, (table.state, Index.Equality()),
+                    where=table.state.in_(sorted(KEPT_STATES | {'received'}))),
+                })
+        cls._buttons.update({
+                'retry': {
+                    'invisible': ~Eval('state').in_(sorted(KEPT_STATES)),
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('/tree', 'visual',
+                If(Eval('state').in_(['failed', 'refused']), 'danger',
+                    If(Eval('state') == 'ignored', 'warning', ''))),
+            ]
+
+    def get_data_filename(self, name):
+        return f'email-{self.id}.eml'
+
+    def get_rec_name(self, name):
+        if self.subject or self.from_address:
+            return f'{self.from_address or "?"}: {self.subject or ""}'
+        return super().get_rec_name(name)
+
+    def as_dict(self):
+        "The message for the inbox's rules; read leniently, never raising"
+        if self.data_type == 'postmark':
+            return super().as_dict()
+        try:
+            parsed = parse_message(self.raw_message(), max_size=None)
+        except (MailParseError, ValueError, KeyError, TypeError):
+            return {}
+        return {
+            'from': parsed.from_address,
+            'to': [a for _, a in parsed.to],
+            'cc': [a for _, a in parsed.cc],
+            'bcc': [],
+            'subject': parsed.subject,
+            'text': parsed.text,
+            'html': parsed.html,
+            'attachments': [{
+                    'filename': a.filename,
+                    'type': a.content_type,
+                    'data': a.data,
+                    } for a in parsed.attachments],
+            'headers': {k: v[0] for k, v in parsed.headers.items()},
+            }
+
+    def raw_message(self):
+        "The bytes of the message, whatever the webhook that brought it"
+        data = self.data
+        if data is None:
+            raise ValueError("no data")
+        if self.data_type == 'raw':
+            return bytes(data)
+        payload = json.loads(data)
+        raw = {
+            'mailchimp': lambda: payload['raw_msg'],
+            'mailpace': lambda: payload['raw'],
+            'sendgrid': lambda: payload['email'],
+            }[self.data_type]()
+        return raw.encode('utf-8', 'surrogateescape') if isinstance(
+            raw, str) else bytes(raw)
+
+    @classmethod
+    def itsm_receive(cls, email_, rule):
+        "The rule action: keep the message for the Service Desk's queue"
+        email_.state = 'received'
+
+    @classmethod
+    def on_modification(cls, mode, emails, field_names=None):
+        super().on_modification(mode, emails, field_names=field_names)
+        if mode == 'create' or (field_names and 'state' in field_names):
+            cls.queue_processing([e for e in emails if e.state == 'received'])
+
+    @classmethod
+    def queue_processing(cls, emails):
+        # One task a message: a broken one does not hold the others back.
+        for email_ in emails:
+            cls.__queue__.process_queued([email_])
+
+    @classmethod
+    @ModelView.button
+    def retry(cls, emails):
+        "Process the kept messages again, after a fix"
+        cls.write([e for e in emails if e.state in KEPT_STATES], {
+                'state': 'received',
+                'reason': None,
+                })
+
+    @classmethod
+    def process_received(cls, emails):
+        "Turn the received messages into tickets and replies"
+        for email_ in emails:
+            if email_.state == 'received':
+                email_.process_for_service_desk()
+
+    @classmethod
+    def process_queued(cls, emails):
+        """Process the messages as a task of the queue, in a transaction of
+        its own: an unexpected error undoes the task's work and keeps the
+        message as failed with the error, for an administrator"""
+        transaction = Transaction()
+        emails = [e for e in emails if e.state == 'received']
+        for index, email_ in enumerate(emails):
+            try:
+                email_.process_for_service_desk()
+            except (backend.DatabaseOperationalError,
+                    backend.DatabaseIntegrityError):
+                # Concurrent writers: the queue runs the task again.
+                raise
+            except Exception as exception:
+                if isinstance(exception, UserError):
+                    reason = exception.message
+                else:
+                    logger.exception(
+                        "cannot process inbound email %s", email_.id)
+                    reason = ''.join(traceback.format_exception_only(
+                            exception)).strip()
+                transaction.rollback()
+                email_ = cls(email_.id)
+                cls.write([email_], {
+                        **email_._failure_summary(),
+                        'state': 'failed',
+                        'reason': gettext(
+                            'itsm_email.msg_email_failed', error=reason),
+                        'processed_at': dt.datetime.now(),
+                        })
+                # The rollback undid the ones before: they go again.
+                cls.queue_processing(
+                    [cls(e.id) for i, e in enumerate(emails) if i != index])
+                return
+
+    def _keep(self, state, reason, **values):
+        self.state = state
+        self.reason = reason
+        self.processed_at = dt.datetime.now()
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.save()
+
+    def process_for_service_desk(self):
+        "Read the message and act on it; the email ends up done or kept"
+        pool = Pool()
+        Inbox = pool.get('inbound.email.inbox')
+        pool.get('itsm.ticket.message')
+        Configuration = pool.get('itsm.configuration')
+        inbox = self.inbox
+        if not inbox.company:
+            self._keep('failed', gettext(
+                    'itsm_email.msg_email_no_company', inbox=inbox.rec_name))
+            return
+        try:
+            raw = self.raw_message()
+        except (ValueError, KeyError, TypeError) as exception:
+            self._keep('failed', gettext(
+                    'itsm_email.msg_email_no_raw',
+                    type=self.data_type, error=str(exception)))
+            return
+        try:
+            parsed = parse_message(raw, max_size=inbox.max_size or None)
+        except MailParseError as error:
+            self.size = len(raw)
+            self._keep('failed', gettext(
+                    'itsm_email.msg_email_unreadable', reason=error.message))
+            return
+        for name, value in self._summary(parsed, raw).items():
+            setattr(self, name, value)
+
+        self._lock()
+        original = self._original()
+        if original:
+            self._keep('duplicate', gettext(
+                    'itsm_email.msg_email_duplicate',
+                    key=self.message_key), original=original,
+                ticket=original.ticket)
+            return
+
+        config = Configuration(1)
+        own_addresses = Inbox.own_addresses()
+        own_domains = {config.message_id_domain_name}
+        if is_bounce(parsed):
+            self._record_bounce(raw, own_domains)
+            return
+        if base_address(parsed.from_address) in own_addresses or (
+                parsed.message_id and ticket_id_from_message_id(
+                    parsed.message_id, own_domains)):
+            self._keep('ignored', gettext(
+                    'itsm_email.msg_email_loop',
+                    sender=parsed.from_address))
+            return
+        automatic = automatic_reason(
+            parsed.headers, parsed.from_address, own_addresses, own_domains)
+        self.automatic = automatic
+
+        limit = inbox.sender_limit
+        if limit and self._recent_from_sender() >= limit:
+            self._keep('ignored', gettext(
+                    'itsm_email.msg_email_rate_limited',
+                    sender=parsed.from_address, limit=limit))
+            return
+
+        ticket = self._thread(parsed, own_domains)
+        if ticket is not None:
+            message = ticket.receive_email_reply(self, parsed)
+        else:
+            if automatic and any(
+                    k in automatic.lower() for k in _AUTO_REPLY_KEYWORDS):
+                self._keep('ignored', gettext(
+                        'itsm_email.msg_email_auto_reply_no_ticket',
+                        reason=automatic))
+                return
+            message = self._open_ticket(parsed)
+            if message is None:
+                return
+        self._keep('done', None, ticket=message.ticket,
+            ticket_message=message, result=message)
+
+    @staticmethod
+    def _summary(parsed, raw):
+        "What the list of received emails shows of a message"
+        return {
+            'message_key': message_key(parsed, raw),
+            'message_id': parsed.message_id,
+            'from_address': parsed.from_address,
+            'subject': parsed.subject[:500],
+            'size': parsed.size,
+            'defects': '\n'.join(parsed.defects) or None,
+            }
+
+    def _failure_summary(self):
+        "The summary of a message whose processing failed, if it reads"
+        try:
+            raw = self.raw_message()
+            return self._summary(parse_message(raw, max_size=None), raw)
+        except Exception:
+            return {}
+
+    def _lock(self):
+        "Process one copy of a message at a time (PostgreSQL)"
+        transaction = Transaction()
+        database = transaction.database
+        if database.has_select_for():
+            cursor = transaction.connection.cursor()
+            cursor.execute(*Select([database.lock_id(
+                            _lock_key(self.message_key), timeout=60)]))
+
+    def _original(self):
+        "The processed copy of this message, if any"
+        originals = self.search([
+                ('message_key', '=', self.message_key),
+                ('state', '=', 'done'),
+                ('id', '!=', self.id),
+                ('inbox.company', '=', self.inbox.company.id),
+                ], order=[('id', 'ASC')], limit=1)
+        return originals[0] if originals else None
+
+    def _recent_from_sender(self):
+        "How many messages of the sender were used in the last hour"
+        Email = Pool().get('inbound.email')
+        since = dt.datetime.now() - RATE_WINDOW
+        return Email.search_count([
+                ('from_address', '=', self.from_address),
+                ('create_date', '>=', since),
+                ('state', '=', 'done'),
+                ('inbox.company', '=', self.inbox.company.id),
+                ])
+
+    def _record_bounce(self, raw, own_domains):
+        pool = Pool()
+        Message = pool.get('itsm.ticket.message')
+        bounce = parse_bounce(raw)
+        messages = []
+        if bounce and bounce.original_message_ids:
+            messages = Message.search([
+                    ('message_id', 'in', bounce.original_message_ids),
+                    ('direction', '=', 'outbound'),
+                    ('ticket.company', '=', self.inbox.company.id),
+                    ])
+        if not messages:
+            self._keep('ignored', gettext(
+                    'itsm_email.msg_email_bounce_unknown'))
+            return
+        Message.record_bounce(messages, bounce)
+        self._keep('done', gettext(
+                'itsm_email.msg_email_bounce',
+                messages=', '.join(m.rec_name for m in messages),
+                diagnostic=bounce.diagnostic or bounce.status),
+            ticket=messages[0].ticket, ticket_message=messages[0],
+            result=messages[0])
+
+    def _thread(self, parsed, own_domains):
+        """The ticket the message answers, by the most reliable evidence:
+        the Message-IDs it answers, the plus address it was sent to, the
+        ticket token of its subject, and, for a reply of the requester
+        without any of them, the subject of a recent ticket"""
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Message = pool.get('itsm.ticket.message')
+        Inbox = pool.get('inbound.email.inbox')
+        company = self.inbox.company
+        candidates = thread_candidates(parsed.in_reply_to, parsed.references)
+        for message_id in candidates:
+            ticket_id = ticket_id_from_message_id(message_id, own_domains)
+            if ticket_id is not None:
+                tickets = Ticket.search([
+                        ('id', '=', ticket_id),
+                        ('company', '=', company.id),
+                        ])
+                if tickets:
+                    return tickets[0]
+        if candidates:
+            for sub_ids in grouped_slice(candidates, count=100):
+                messages = Message.search([
+                        ('message_id', 'in', list(sub_ids)),
+                        ('ticket.company', '=', company.id),
+                        ], order=[('id', 'DESC')], limit=1)
+                if messages:
+                    return messages[0].ticket
+        local_parts = {a.rpartition('@')[0]
+            for a in Inbox.own_addresses(company)}
+        numbers = plus_address_numbers(parsed.recipients, local_parts)
+        numbers += [n for n in ticket_numbers_in_subject(parsed.subject)
+            if n not in numbers]
+        if numbers:
+            tickets = Ticket.search([
+                    ('number', 'in', numbers),
+                    ('company', '=', company.id),
+                    ])
+            by_number = {t.number.upper(): t for t in tickets}
+            for number in numbers:
+                if number in by_number:
+                    return by_number[number]
+        return self._thread_by_subject(parsed)
+
+    def _thread_by_subject(self, parsed):
+        Ticket = Pool().get('itsm.ticket')
+        subject = ' '.join(parsed.subject.split())
+        stripped = strip_reply_prefixes(subject)
+        if not stripped or stripped == subject:
+            # Not a reply: a new message may well share a subject.
+            return None
+        since = dt.datetime.now() - SUBJECT_MATCH_WINDOW
+        tickets = Ticket.search([
+                ('company', '=', self.inbox.company.id),
+                ('requester_email', 'ilike', _escape_like(
+                        parsed.from_address)),
+                ('state', 'not in', sorted(workflow.DONE_STATES)),
+                ('create_date', '>=', since),
+                ], order=[('id', 'DESC')], limit=20)
+        for ticket in tickets:
+            if strip_reply_prefixes(ticket.subject).casefold() == (
+                    stripped.casefold()):
+                return ticket
+        return None
+
+    def _open_ticket(self, parsed):
+        "Open a ticket for the message, if the sender may; return the message"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Party = pool.get('party.party')
+        inbox = self.inbox
+        requester = Party.find_by_email([parsed.from_address]).get(
+            parsed.from_address)
+        if requester is None:
+            policy = inbox.requester_policy
+            domain = parsed.from_address.rpartition('@')[2]
+            if policy == 'known' or (
+                    policy == 'domains'
+                    and domain not in inbox.allowed_domain_names):
+                self._keep('refused', gettext(
+                        'itsm_email.msg_email_refused',
+                        sender=parsed.from_address, inbox=inbox.rec_name))
+                if (inbox.answer_refused and not self.automatic
+                        and Transaction().context.get('itsm_notify', True)):
+                    self.__class__.__queue__.answer_refused([self])
+                return None
+            requester = Party.from_email(
+                parsed.from_address, parsed.from_name)
+        return Ticket.open_from_email(self, parsed, requester, self.rule)
+
+    @classmethod
+    def answer_refused(cls, emails):
+        "Tell the refused senders politely (queued)"
+        pool = Pool()
+        Message = pool.get('itsm.ticket.message')
+        for email_ in emails:
+            if email_.state == 'refused':
+                Message.send_refusal(email_)
+
+    @classmethod
+    def copy(cls, emails, default=None):
+        default = default.copy() if default is not None else {}
+        for name in ['ticket', 'ticket_message', 'original', 'processed_at',
+                'reason']:
+            default.setdefault(name, None)
+        return super().copy(emails, default=default)
+
+
+def _escape_like(value):
+    return (value.replace('\\', '\\\\').replace('%', '\\%')
+        .replace('_', '\\_'))
+
+
+class Party(metaclass=PoolMeta):
+    __name__ = 'party.party'
+
+    @classmethod
+    def find_by_email(cls, addresses):
+        "Map each address (lower case) to the active party that has it"
+        pool = Pool()
+        ContactMechanism = pool.get('party.contact_mechanism')
+        from sql.functions import Lower
+        mechanism = ContactMechanism.__table__()
+        party = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        addresses = sorted({a.lower() for a in addresses if a})
+        found = {}
+        for sub in grouped_slice(addresses, count=500):
+            cursor.execute(*mechanism.join(
+                    party, condition=mechanism.party == party.id).select(
+                    Lower(mechanism.value), mechanism.party,
+                    where=(mechanism.type == 'email')
+                    & Lower(mechanism.value).in_(list(sub))
+                    & (mechanism.active == Literal(True))
+                    & (party.active == Literal(True)),
+                    order_by=[mechanism.party.asc]))
+            for address, party_id in cursor:
+                found.setdefault(address, party_id)
+        return {a: cls(p) for a, p in found.items()}
+
+    @classmethod
+    def from_email(cls, address, name=None):
+        "Register the sender of an email as a party"
+        party, = cls.create([{
+                    'name': (name or '').strip() or address,
+                    'contact_mechanisms': [('create', [{
+                                    'type': 'email',
+                                    'value': address,
+                                    }])],
+                    }])
+        return party

@@ -1,0 +1,295 @@
+# This file is part of the ITSM suite. See README.md at the top of the
+# repository for copyright notices and license terms.
+"""Both ways in, with real transactions and the real queue: Tryton's
+inbound_email webhook, and the collector against a real Dovecot."""
+import logging
+import tempfile
+from unittest import mock
+
+import trytond.config as config
+from trytond.modules.company.tests import create_company, set_company
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME, RouteTestCase
+from trytond.transaction import Transaction
+from trytond.worker import run_task
+
+from itsm_tools import mailservers
+from itsm_tools.testing import SMTPSink, missing
+
+from .tools import create_mailbox, email_message
+
+
+def committed(func, *args, user=0):
+    """Run func in a transaction that commits, then run the tasks it queued
+    as the server does after a request; return func's result"""
+    with Transaction().start(DB_NAME, user) as transaction:
+        result = func(*args)
+        transaction.commit()
+    while transaction.tasks:
+        run_task(DB_NAME, transaction.tasks.pop())
+    return result
+
+
+def read(func, *args):
+    with Transaction().start(DB_NAME, 0, readonly=True):
+        return func(*args)
+
+
+class _ChannelTestCase(RouteTestCase):
+    module = 'itsm_email'
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sink = SMTPSink()
+        cls.addClassCleanup(cls.sink.stop)
+        old = config.get('email', 'uri')
+        config.set('email', 'uri', cls.sink.uri)
+        cls.addClassCleanup(config.set, 'email', 'uri', old)
+        super().setUpClass()
+
+    @classmethod
+    def setUpDatabase(cls):
+        company = create_company()
+        cls.company_id = company.id
+        with set_company(company):
+            cls.inbox_id = cls.create_inbox(company).id
+
+    @classmethod
+    def create_inbox(cls, company):
+        return create_mailbox(company)
+
+    def emails(self, **domain):
+        Email = Pool(DB_NAME).get('inbound.email')
+        return read(lambda: [
+                (e.state, e.subject, e.ticket and e.ticket.number, e.reason)
+                for e in Email.search(
+                    [(k, '=', v) for k, v in domain.items()],
+                    order=[('id', 'ASC')])])
+
+
+class WebhookTestCase(_ChannelTestCase):
+    "Messages posted to the inbound_email webhook, as itsm-mailgate does"
+
+    @classmethod
+    def setUpDatabase(cls):
+        super().setUpDatabase()
+        Inbox = Pool(DB_NAME).get('inbound.email.inbox')
+        inbox = Inbox(cls.inbox_id)
+        Inbox.new_identifier([inbox])
+        cls.url = f'/{DB_NAME}/inbound_email/inbox/{inbox.identifier}'
+
+    def post(self, raw):
+        return self.client().post(self.url, data=raw,
+            headers={'Content-Type': 'message/rfc822'})
+
+    def test_message_becomes_ticket(self):
+        "The webhook stores the message and the queue makes the ticket"
+        response = self.post(email_message(subject="Webhook ticket"))
+        self.assertEqual(response.status_code, 204)
+        [(state, subject, number, _)] = self.emails(subject="Webhook ticket")
+        self.assertEqual((state, subject), ('done', "Webhook ticket"))
+        self.assertTrue(number)
+
+    def test_unknown_inbox_is_not_found(self):
+        "A wrong identifier answers 404: the mail gate bounces the message"
+        response = self.client().post(
+            f'/{DB_NAME}/inbound_email/inbox/wrong', data=email_message(),
+            headers={'Content-Type': 'message/rfc822'})
+        self.assertEqual(response.status_code, 404)
+
+    def test_unexpected_error_keeps_message_and_nothing_else(self):
+        "A crash while processing leaves the message failed, nothing half-made"
+        pool = Pool(DB_NAME)
+        Ticket = pool.get('itsm.ticket')
+        Party = pool.get('party.party')
+        count = read(lambda: (Ticket.search_count([]), Party.search_count([])))
+
+        def broken(self, *args, **kwargs):
+            raise RuntimeError("disk on fire")
+        with mock.patch.object(
+                Ticket, '_add_email_message', broken, create=False):
+            response = self.post(email_message(
+                    subject="Crashing", sender='newcomer@client.example'))
+        self.assertEqual(response.status_code, 204)
+        [(state, _, number, reason)] = self.emails(subject="Crashing")
+        self.assertEqual((state, number), ('failed', None))
+        self.assertIn('disk on fire', reason)
+        self.assertEqual(read(lambda: (
+                    Ticket.search_count([]), Party.search_count([]))), count)
+
+        # Once fixed, the administrator processes it again.
+        Email = pool.get('inbound.email')
+
+        def retry():
+            Email.retry(Email.search([('subject', '=', "Crashing")]))
+        committed(retry)
+        [(state, _, number, _)] = self.emails(subject="Crashing")
+        self.assertEqual(state, 'done')
+        self.assertTrue(number)
+
+    def test_acknowledgement_goes_out_after_commit(self):
+        "The acknowledgement is sent by the queue to the requester"
+        self.sink.messages.clear()
+        self.post(email_message(
+                subject="Please acknowledge", sender='ack@client.example'))
+        [(_, rcpt_tos, raw)] = self.sink.wait_for()
+        self.assertEqual(rcpt_tos, ['ack@client.example'])
+        self.assertIn(b'Auto-Submitted: auto-replied', raw)
+
+
+class CollectorTestCase(_ChannelTestCase):
+    "The collector empties IMAP and POP3 mailboxes of a real Dovecot"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.TemporaryDirectory()
+        cls.addClassCleanup(cls.directory.cleanup)
+        try:
+            cls.dovecot = mailservers.dovecot(
+                cls.directory.name, {
+                    'helpdesk': 'imap-secret', 'other': 'pop-secret'},
+                mailservers.free_port(), mailservers.free_port(), ssl=True)
+        except mailservers.MissingProgram as error:
+            cls.unavailable = error.reason
+        else:
+            cls.unavailable = None
+            cls.addClassCleanup(cls.dovecot.stop)
+        super().setUpClass()
+
+    def setUp(self):
+        super().setUp()
+        if self.unavailable:
+            missing(self.unavailable)
+
+    def configure(self, **values):
+        Inbox = Pool(DB_NAME).get('inbound.email.inbox')
+        values = {
+            'protocol': 'imap', 'host': '127.0.0.1',
+            'port': self.dovecot.imap_port, 'security': 'none',
+            'username': 'helpdesk', 'password': 'imap-secret',
+            'folder': 'INBOX', 'processed_folder': None,
+            'certificate': None, **values}
+
+        def write():
+            Inbox.write([Inbox(self.inbox_id)], values)
+        committed(write)
+
+    def collect(self):
+        Inbox = Pool(DB_NAME).get('inbound.email.inbox')
+
+        def collect():
+            Inbox.collect([Inbox(self.inbox_id)])
+        committed(collect)
+        return read(lambda: Inbox(self.inbox_id).collect_error)
+
+    def unseen(self, user='helpdesk', folder='INBOX'):
+        connection = self.dovecot.imap(user)
+        try:
+            connection.select(folder)
+            return len(connection.uid('SEARCH', None, 'UNSEEN')[1][0].split())
+        finally:
+            connection.logout()
+
+    def count(self, user='helpdesk', folder='INBOX'):
+        connection = self.dovecot.imap(user)
+        try:
+            status, data = connection.select(folder)
+            return int(data[0]) if status == 'OK' else None
+        finally:
+            connection.logout()
+
+    def test_imap_marks_seen_only_after_commit(self):
+        "Messages become tickets and are marked seen once stored"
+        self.configure()
+        first = email_message(subject="IMAP one",
+            message_id='<imap-1@client.example>')
+        self.dovecot.deliver('helpdesk', first)
+        self.dovecot.deliver('helpdesk', email_message(
+                subject="Re: IMAP one", in_reply_to='<imap-1@client.example>'))
+        # The same message twice on the server: one ticket message.
+        self.dovecot.deliver('helpdesk', first)
+
+        # A transaction that does not commit marks nothing.
+        Inbox = Pool(DB_NAME).get('inbound.email.inbox')
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Inbox.collect([Inbox(self.inbox_id)])
+            transaction.rollback()
+        self.assertEqual(self.unseen(), 3)
+
+        self.assertIsNone(self.collect())
+        self.assertEqual(self.unseen(), 0)
+        self.assertEqual(self.count(), 3)
+        emails = self.emails(message_id='<imap-1@client.example>')
+        self.assertEqual(
+            sorted(state for state, *_ in emails), ['done', 'duplicate'])
+        numbers = {n for _, subject, n, _ in self.emails()
+            if subject and 'IMAP one' in subject}
+        self.assertEqual(len(numbers), 1)
+
+        # Nothing new: nothing collected.
+        before = len(self.emails())
+        self.collect()
+        self.assertEqual(len(self.emails()), before)
+
+    def test_imap_moves_to_folder_over_starttls(self):
+        "STARTTLS with the server's own certificate; stored ones are moved"
+        self.configure(security='starttls', processed_folder='Processed',
+            certificate=self.dovecot.cert.read_text())
+        self.dovecot.deliver('helpdesk', email_message(subject="Move me"))
+        in_inbox = self.count()
+        self.assertIsNone(self.collect())
+        self.assertEqual(self.count(), in_inbox - 1)
+        self.assertEqual(self.count(folder='Processed'), 1)
+        [(state, *_)] = self.emails(subject="Move me")
+        self.assertEqual(state, 'done')
+
+    def test_imaps_refuses_an_untrusted_certificate(self):
+        "A self-signed certificate not given as trusted stops the collector"
+        self.configure(port=self.dovecot.imaps_port, security='ssl')
+        self.dovecot.deliver('helpdesk', email_message(subject="Untrusted"))
+        error = self.collect()
+        self.assertIn('certificate', error)
+        self.assertEqual(self.emails(subject="Untrusted"), [])
+        self.configure(port=self.dovecot.imaps_port, security='ssl',
+            certificate=self.dovecot.cert.read_text())
+        self.assertIsNone(self.collect())
+        [(state, *_)] = self.emails(subject="Untrusted")
+        self.assertEqual(state, 'done')
+
+    def test_pop3_deletes_after_commit(self):
+        "POP3 (SSL, then STLS): stored messages are deleted from the server"
+        self.dovecot.deliver('other', email_message(subject="POP one"))
+        self.configure(protocol='pop3', port=self.dovecot.pop3s_port,
+            security='ssl', username='other', password='pop-secret',
+            certificate=self.dovecot.cert.read_text())
+        self.assertIsNone(self.collect())
+        self.assertEqual(self.count('other'), 0)
+        self.dovecot.deliver('other', email_message(subject="POP two"))
+        self.configure(protocol='pop3', port=self.dovecot.pop3_port,
+            security='starttls', username='other', password='pop-secret',
+            certificate=self.dovecot.cert.read_text())
+        self.assertIsNone(self.collect())
+        self.assertEqual(self.count('other'), 0)
+        self.assertEqual(
+            [s for s, *_ in self.emails(subject="POP one")
+                + self.emails(subject="POP two")], ['done', 'done'])
+
+    def test_wrong_password_is_reported_without_it(self):
+        "A refused login is shown to the admin; the password is never logged"
+        self.configure(password='not-the-password-42')
+        with self.assertLogs('itsm_email', logging.WARNING) as logs:
+            error = self.collect()
+        self.assertIn('127.0.0.1', error)
+        self.assertNotIn('not-the-password-42', error)
+        self.assertNotIn('not-the-password-42', '\n'.join(logs.output))
+        self.assertNotIn(
+            'not-the-password-42', self.dovecot.log().split('auth:')[-1])
+
+    def test_unreachable_server_is_reported(self):
+        "A server that does not answer leaves a clear error"
+        self.configure(port=mailservers.free_port())
+        self.assertIn('refused', self.collect())
+
+
+del RouteTestCase
+
