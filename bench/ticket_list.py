@@ -12,9 +12,6 @@ through RPC on both databases.
         --database-uri postgresql://postgres@127.0.0.1:5433/ --tickets 200000
 """
 import argparse
-import base64
-import gzip
-import json
 import os
 import statistics
 import subprocess
@@ -24,6 +21,7 @@ import urllib.request
 
 from itsm_tools.cli import drop_database, set_up
 from itsm_tools.demo import DEMO_PASSWORD
+from itsm_tools.rpc import Client
 from itsm_tools.settings import Settings
 
 LIST_FIELDS = [
@@ -48,40 +46,6 @@ def lists(agent_id, team_ids):
         'Incidents, critical': [
             ['type', '=', 'incident'], ['priority', '=', '1'], OPEN],
         }
-
-
-class Client:
-    "A JSON-RPC client that logs in like sao"
-
-    def __init__(self, base, database, login, password):
-        self.url = f'{base}/{database}/rpc/'
-        self.context = {}
-        self.auth = None
-        uid, session = self.call(
-            'common.db.login', login, {'password': password}, 'en')[:2]
-        token = base64.b64encode(f'{login}:{uid}:{session}'.encode())
-        self.auth = 'Session ' + token.decode()
-        self.uid = uid
-        self.context = self.call('model.res.user.get_preferences', True, {})
-
-    def call(self, method, *params):
-        body = json.dumps(
-            {'id': 1, 'method': method, 'params': list(params)},
-            default=str).encode()
-        # As a browser does: trytond streams large answers gzipped, and
-        # token by token otherwise.
-        request = urllib.request.Request(self.url, data=body, headers={
-                'Content-Type': 'application/json',
-                'Accept-Encoding': 'gzip',
-                **({'Authorization': self.auth} if self.auth else {})})
-        with urllib.request.urlopen(request) as response:
-            data = response.read()
-            if response.headers.get('Content-Encoding') == 'gzip':
-                data = gzip.decompress(data)
-            answer = json.loads(data)
-        if answer.get('error'):
-            raise RuntimeError(answer['error'])
-        return answer['result']
 
 
 def bulk_tickets(settings, count):

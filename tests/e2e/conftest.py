@@ -6,7 +6,6 @@ did not run.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from itsm_tools.testing import missing
+from itsm_tools.testing import SMTPSink, free_port, missing
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
@@ -33,12 +32,6 @@ def find_program(name, *candidates):
         if path:
             return path
     missing(f"{name} is not installed")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def itsm(*args, env=None, **kwargs):
@@ -82,11 +75,23 @@ class Server(str):
 
 
 @pytest.fixture(scope='session')
-def server(tmp_path_factory):
+def mail_sink():
+    "The SMTP server the Service Desk sends to during the end-to-end tests"
+    try:
+        sink = SMTPSink()
+    except ImportError:
+        missing("the aiosmtpd package is not installed")
+    with sink:
+        yield sink
+
+
+@pytest.fixture(scope='session')
+def server(tmp_path_factory, mail_sink):
     """Serve backend and portal on a temporary demo database.
 
     The database lives beside the development one (SQLite) or in the cluster
-    of TRYTOND_DATABASE__URI (PostgreSQL) and is dropped at the end.
+    of TRYTOND_DATABASE__URI (PostgreSQL) and is dropped at the end; what
+    the server emails goes to mail_sink.
     """
     if not shutil.which('npm') and not list(
             (ROOT / 'var' / 'sao' / 'package').glob('.itsm-sao-*')):
@@ -95,7 +100,7 @@ def server(tmp_path_factory):
     port = free_port()
     env = os.environ.copy()
     env.update(ITSM_DATABASE=database, ITSM_PORT=str(port),
-        ITSM_HOST='127.0.0.1')
+        ITSM_HOST='127.0.0.1', TRYTOND_EMAIL__URI=mail_sink.uri)
     if uri := os.environ.get('TRYTOND_DATABASE__URI'):
         env['ITSM_DATABASE_URI'] = uri
     log = tmp_path_factory.mktemp('server') / 'server.log'
