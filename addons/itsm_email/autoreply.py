@@ -38,6 +38,7 @@ _ROBOTS = {
     'bounces'}
 _ROBOT_PREFIXES = ('noreply', 'donotreply', 'bounce-', 'bounces-')
 _STATUS = re.compile(r'\b([245])\.(\d{1,3})\.(\d{1,3})\b')
+_COMMENT = re.compile(r'\([^()]*\)')
 _MAX_DEPTH = 20
 
 
@@ -86,7 +87,8 @@ def automatic_reason(
     its Message-IDs), not the domain of the people it serves.
     """
     for value in _values(headers, 'auto-submitted'):
-        keyword = value.split(';')[0].strip().lower()
+        # RFC 3834 allows comments around the keyword: 'no (human)'.
+        keyword = _COMMENT.sub(' ', value).split(';')[0].strip().lower()
         if keyword and keyword != 'no':
             return f'Auto-Submitted: {keyword}'
     for value in _values(headers, 'x-auto-response-suppress'):

@@ -16,6 +16,7 @@ import socket
 import ssl
 from email.utils import getaddresses
 
+from sql.conditionals import Coalesce
 from trytond.i18n import gettext
 from trytond.model import Index, ModelView, fields
 from trytond.model.exceptions import AccessError, ValidationError
@@ -134,8 +135,16 @@ class Message(metaclass=PoolMeta):
     def __setup__(cls):
         super().__setup__()
         table = cls.__table__()
-        cls._sql_indexes.add(
-            Index(table, (table.message_id, Index.Equality())))
+        # Searches compare Char columns as Coalesce(column, ''): so must the
+        # indexes, or they are not used.
+        cls._sql_indexes.update({
+                Index(table,
+                    (Coalesce(table.message_id, ''), Index.Equality())),
+                # The automatic emails sent to an address lately
+                Index(table,
+                    (Coalesce(table.to_addresses, ''), Index.Equality()),
+                    (table.date, Index.Range())),
+                })
         editable = (Eval('id', -1) < 0) | (Eval('delivery_state') == 'draft')
         for name in _DRAFT_FIELDS + ['party']:
             field = getattr(cls, name)

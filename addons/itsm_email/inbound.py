@@ -17,6 +17,8 @@ import logging
 import traceback
 
 from sql import Literal, Select
+from sql.conditionals import Coalesce
+from sql.functions import Lower
 from trytond import backend
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
@@ -29,7 +31,7 @@ from trytond.transaction import Transaction
 from itsm_ticket import workflow
 
 from .autoreply import automatic_reason, is_bounce, parse_bounce
-from .mailparse import MailParseError, parse_message
+from .mailparse import MailParseError, parse_message, read_summary
 from .threadmatch import (
     plus_address_numbers,
     strip_reply_prefixes,
@@ -123,10 +125,13 @@ class Email(metaclass=PoolMeta):
         super().__setup__()
         cls.data.filename = 'data_filename'
         table = cls.__table__()
+        # Searches compare Char columns as Coalesce(column, ''): so must the
+        # indexes, or they are not used.
         cls._sql_indexes.update({
-                Index(table, (table.message_key, Index.Equality())),
                 Index(table,
-                    (table.from_address, Index.Equality()),
+                    (Coalesce(table.message_key, ''), Index.Equality())),
+                Index(table,
+                    (Coalesce(table.from_address, ''), Index.Equality()),
                     (table.create_date, Index.Range())),
                 Index(table, (table.state, Index.Equality()),
                     where=table.state.in_(sorted(KEPT_STATES | {'received'}))),
@@ -207,9 +212,12 @@ class Email(metaclass=PoolMeta):
 
     @classmethod
     def queue_processing(cls, emails):
-        # One task a message: a broken one does not hold the others back.
-        for email_ in emails:
-            cls.__queue__.process_queued([email_])
+        # One task for the messages stored together, in the order they
+        # came: the queue does not keep the order of its tasks, and a reply
+        # collected with the message it answers must come after it. A
+        # broken one does not hold the others back (see process_queued).
+        if emails:
+            cls.__queue__.process_queued(sorted(emails, key=lambda e: e.id))
 
     @classmethod
     @ModelView.button
@@ -229,9 +237,10 @@ class Email(metaclass=PoolMeta):
 
     @classmethod
     def process_queued(cls, emails):
-        """Process the messages as a task of the queue, in a transaction of
-        its own: an unexpected error undoes the task's work and keeps the
-        message as failed with the error, for an administrator"""
+        """Process the messages in order as a task of the queue, in a
+        transaction of its own: an unexpected error undoes the task's work,
+        keeps that message as failed with the error, for an administrator,
+        and queues the others again"""
         transaction = Transaction()
         emails = [e for e in emails if e.state == 'received']
         for index, email_ in enumerate(emails):
@@ -292,9 +301,18 @@ class Email(metaclass=PoolMeta):
         try:
             parsed = parse_message(raw, max_size=inbox.max_size or None)
         except MailParseError as error:
-            self.size = len(raw)
-            self._keep('failed', gettext(
-                    'itsm_email.msg_email_unreadable', reason=error.message))
+            for name, value in self._unreadable_summary(raw).items():
+                setattr(self, name, value)
+            original = self._original(states=('done', 'failed'))
+            if original:
+                self._keep('duplicate', gettext(
+                        'itsm_email.msg_email_duplicate',
+                        key=self.message_key), original=original,
+                    ticket=original.ticket)
+            else:
+                self._keep('failed', gettext(
+                        'itsm_email.msg_email_unreadable',
+                        reason=error.message))
             return
         for name, value in self._summary(parsed, raw).items():
             setattr(self, name, value)
@@ -360,13 +378,26 @@ class Email(metaclass=PoolMeta):
             'defects': '\n'.join(parsed.defects) or None,
             }
 
+    @staticmethod
+    def _unreadable_summary(raw):
+        "What the list shows of a message that cannot be parsed"
+        summary = read_summary(raw)
+        summary['size'] = len(raw)
+        # Its copies are duplicates of it, like those of a readable one.
+        summary['message_key'] = summary['message_id'] or (
+            '<sha256.' + hashlib.sha256(raw).hexdigest() + '@itsm.invalid>')
+        return summary
+
     def _failure_summary(self):
         "The summary of a message whose processing failed, if it reads"
         try:
             raw = self.raw_message()
-            return self._summary(parse_message(raw, max_size=None), raw)
         except Exception:
             return {}
+        try:
+            return self._summary(parse_message(raw, max_size=None), raw)
+        except Exception:
+            return self._unreadable_summary(raw)
 
     def _lock(self):
         "Process one copy of a message at a time (PostgreSQL)"
@@ -377,11 +408,11 @@ class Email(metaclass=PoolMeta):
             cursor.execute(*Select([database.lock_id(
                             _lock_key(self.message_key), timeout=60)]))
 
-    def _original(self):
+    def _original(self, states=('done',)):
         "The processed copy of this message, if any"
         originals = self.search([
                 ('message_key', '=', self.message_key),
-                ('state', '=', 'done'),
+                ('state', 'in', list(states)),
                 ('id', '!=', self.id),
                 ('inbox.company', '=', self.inbox.company.id),
                 ], order=[('id', 'ASC')], limit=1)
@@ -542,7 +573,6 @@ class Party(metaclass=PoolMeta):
         "Map each address (lower case) to the active party that has it"
         pool = Pool()
         ContactMechanism = pool.get('party.contact_mechanism')
-        from sql.functions import Lower
         mechanism = ContactMechanism.__table__()
         party = cls.__table__()
         cursor = Transaction().connection.cursor()
@@ -572,3 +602,15 @@ class Party(metaclass=PoolMeta):
                                     }])],
                     }])
         return party
+
+
+class ContactMechanism(metaclass=PoolMeta):
+    __name__ = 'party.contact_mechanism'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        table = cls.__table__()
+        # Party.find_by_email looks every sender up by the address.
+        cls._sql_indexes.add(
+            Index(table, (Lower(table.value), Index.Equality())))

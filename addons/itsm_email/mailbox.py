@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import re
 
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
 from trytond.model.exceptions import ValidationError
@@ -171,6 +172,9 @@ class Inbox(metaclass=PoolMeta):
     collect_error = fields.Text(
         "Collection Error", readonly=True,
         states={'invisible': ~Eval('collect_error')})
+    # Every message is checked against them, to break loops.
+    _own_addresses_cache = Cache(
+        'inbound.email.inbox.own_addresses', context=False)
 
     @classmethod
     def __setup__(cls):
@@ -269,12 +273,23 @@ class Inbox(metaclass=PoolMeta):
                 rule=rule.rec_name)
 
     @classmethod
+    def on_modification(cls, mode, inboxes, field_names=None):
+        super().on_modification(mode, inboxes, field_names=field_names)
+        if mode != 'write' or field_names & {'company', 'address'}:
+            cls._own_addresses_cache.clear()
+
+    @classmethod
     def own_addresses(cls, company=None):
         "The addresses of the Service Desk mailboxes, lower-cased"
-        domain = [('company', '!=', None), ('address', '!=', None)]
-        if company is not None:
-            domain.append(('company', '=', company.id))
-        return {i.address.lower() for i in cls.search(domain)}
+        key = company.id if company is not None else None
+        addresses = cls._own_addresses_cache.get(key)
+        if addresses is None:
+            domain = [('company', '!=', None), ('address', '!=', None)]
+            if company is not None:
+                domain.append(('company', '=', company.id))
+            addresses = sorted({i.address.lower() for i in cls.search(domain)})
+            cls._own_addresses_cache.set(key, addresses)
+        return set(addresses)
 
     def collector_settings(self):
         return collector.Settings(

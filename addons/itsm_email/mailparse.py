@@ -27,6 +27,7 @@ import nh3
 __all__ = [
     'MAX_SIZE', 'MailParseError', 'Attachment', 'ParsedMessage',
     'parse_message', 'normalize_message_id', 'html_to_text',
+    'read_summary',
 ]
 
 MAX_SIZE = 25 * 1024 * 1024
@@ -717,6 +718,9 @@ def _parsed(message, raw):
     _read_defects(message, defects)
     if text is None:
         text = html_to_text(html) if html is not None else ''
+    # The line breaks of the wire (CRLF) are not the text's: a message has
+    # the same text whether an MTA pipe or a provider's webhook brought it.
+    text = text.replace('\r\n', '\n')
     if html is not None:
         html = sanitize_html(html)
     return ParsedMessage(
@@ -738,3 +742,32 @@ def _parsed(message, raw):
         size=len(raw),
         defects=defects,
         )
+
+
+def read_summary(raw):
+    """Return what can be read of the sender, subject and Message-ID of
+    raw, even when parse_message refuses it; never raise
+
+    An administrator reviewing a kept message must see whose and what it
+    is, and a second copy must be known as one.
+    """
+    summary = {'from_address': None, 'subject': None, 'message_id': None}
+    try:
+        head = bytes(raw or b'')[:256 * 1024]
+        message = BytesParser(policy=policy.compat32).parsebytes(
+            head, headersonly=True)
+        for name, value in message.raw_items():
+            name = name.strip().lower()
+            if name in {'from', 'sender'} and not summary['from_address']:
+                pairs = _addresses(name, value)
+                summary['from_address'] = (
+                    pairs[0][1] if pairs else _header_value(name, value)
+                    .strip()[:200] or None)
+            elif name == 'subject' and summary['subject'] is None:
+                summary['subject'] = ' '.join(
+                    _header_value(name, value).split())[:500]
+            elif name == 'message-id' and not summary['message_id']:
+                summary['message_id'] = normalize_message_id(value)
+    except Exception:
+        pass
+    return summary

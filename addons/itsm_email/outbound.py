@@ -90,8 +90,6 @@ def compose(outgoing):
     references = references_for(outgoing.references)
     if references:
         message['References'] = ' '.join(references)
-    if outgoing.language:
-        message['Content-Language'] = outgoing.language.replace('_', '-')
     # A loop needs two robots: tell the other side we are one.
     message['X-Loop'] = outgoing.from_address
     if outgoing.automatic:
@@ -100,6 +98,10 @@ def compose(outgoing):
         message['X-Auto-Response-Suppress'] = 'All'
         message['Precedence'] = 'auto_reply'
     message.set_content(outgoing.text, subtype='plain', charset='utf-8')
+    if outgoing.language:
+        # After set_content, which drops the Content-* headers; it is the
+        # text's language and goes with it into a multipart.
+        message['Content-Language'] = outgoing.language.replace('_', '-')
     for attachment in outgoing.attachments:
         content_type = (attachment.content_type
             or mimetypes.guess_type(attachment.filename)[0]

@@ -147,18 +147,34 @@ def _trailing_quote(lines):
     return start
 
 
+def _history_at(lines, i):
+    "Return whether the history or the signature surely starts at line i"
+    line = lines[i]
+    return not _is_quoted(line) and bool(
+        _SIGNATURE.match(_content(line))
+        or _ORIGINAL_MESSAGE.match(line)
+        or _separator_at(lines, i)
+        or _header_block_at(lines, i))
+
+
 def _cut(lines):
     "Return the index of the first line of the history, or None"
-    for i, line in enumerate(lines):
-        if _is_quoted(line):
-            continue
-        if (_SIGNATURE.match(_content(line))
-                or _ORIGINAL_MESSAGE.match(line)
-                or _separator_at(lines, i)
-                or _header_block_at(lines, i)
-                or _attribution_at(lines, i)):
-            return i
-    return _trailing_quote(lines)
+    cut = next(
+        (i for i in range(len(lines)) if _history_at(lines, i)),
+        len(lines))
+    # An attribution whose quote runs up to the history below it is
+    # history too, also when that history is a signature placed below the
+    # quote: they are read from the bottom up.
+    body = lines[:cut]
+    for i in reversed(range(cut)):
+        if _attribution_at(body, i):
+            del body[i:]
+            cut = i
+    # So is the quote just before the history.
+    start = _trailing_quote(body)
+    if start is not None:
+        return start
+    return cut if cut < len(lines) else None
 
 
 def split_quoted(text):

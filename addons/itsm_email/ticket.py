@@ -12,7 +12,7 @@ from trytond.transaction import Transaction
 
 from .inbound import base_address
 from .outbound import format_address
-from .threadmatch import subject_with_token
+from .threadmatch import strip_reply_prefixes, subject_with_token
 
 # event -> the configuration field that enables it
 EVENTS = {
@@ -149,7 +149,7 @@ class Ticket(metaclass=PoolMeta):
         Party = pool.get('party.party')
         Inbox = pool.get('inbound.email.inbox')
         inbox = email_.inbox
-        if not inbox.cc_as_watchers:
+        if not inbox.cc_as_watchers or not parsed.cc:
             return
         own = Inbox.own_addresses()
         requester = (self.requester_email or '').lower()
@@ -207,6 +207,8 @@ class Ticket(metaclass=PoolMeta):
         pool = Pool()
         Configuration = pool.get('itsm.configuration')
         Message = pool.get('itsm.ticket.message')
+        if not tickets:
+            return
         config = Configuration(1)
         if (not getattr(config, EVENTS[event])
                 or not Transaction().context.get('itsm_notify', True)):
@@ -236,11 +238,16 @@ class Ticket(metaclass=PoolMeta):
             'resolution': self.resolution or '',
             'company': self.company.rec_name,
             }
+        # The subject line without the reply prefixes and ticket tokens of
+        # the email that opened the ticket: no "Re: Re:", and no token of
+        # the ticket a follow-up was opened after.
+        subject_values = dict(
+            values, subject=strip_reply_prefixes(self.subject) or self.subject)
         language = self.requester_language
         context = {'language': language} if language else {}
         with Transaction().set_context(**context):
             subject = gettext(
-                f'itsm_email.msg_template_{event}_subject', **values)
+                f'itsm_email.msg_template_{event}_subject', **subject_values)
             body = gettext(f'itsm_email.msg_template_{event}_body', **values)
             body += '\n\n' + gettext(
                 'itsm_email.msg_template_signature', **values)

@@ -13,6 +13,7 @@ never the time already spent.
 import datetime as dt
 import zoneinfo
 
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin,
@@ -61,6 +62,12 @@ def clock_runs(state):
     return state not in workflow.WAITING_STATES | workflow.DONE_STATES
 
 
+def holiday_years():
+    "The years whose public holidays a working calendar knows"
+    today = dt.date.today()
+    return range(today.year - 1, today.year + 3)
+
+
 class Calendar(ModelSQL, ModelView):
     "When the service desk works: weekly hours, time zone and days off"
     __name__ = 'itsm.sla.calendar'
@@ -86,6 +93,9 @@ class Calendar(ModelSQL, ModelView):
         'itsm.sla.calendar.hours', 'calendar', "Working Hours")
     days_off = fields.One2Many(
         'itsm.sla.calendar.day_off', 'calendar', "Days Off")
+    # Every ticket's SLA needs it, and the holidays take a while to compute.
+    _working_calendar_cache = Cache(
+        'itsm.sla.calendar.working_calendar', context=False)
 
     @classmethod
     def default_company(cls):
@@ -108,9 +118,17 @@ class Calendar(ModelSQL, ModelView):
 
     def working_calendar(self, years=None):
         "The calendar for the arithmetic, with the holidays of the years"
-        if years is None:
-            today = dt.date.today()
-            years = range(today.year - 1, today.year + 3)
+        years = tuple(holiday_years() if years is None else years)
+        if self.id is None or self.id < 0:
+            return self._working_calendar(years)
+        key = (self.id, years)
+        calendar = self._working_calendar_cache.get(key)
+        if calendar is None:
+            calendar = self._working_calendar(years)
+            self._working_calendar_cache.set(key, calendar)
+        return calendar
+
+    def _working_calendar(self, years):
         days_off = {d.date for d in self.days_off}
         if self.holiday_country:
             days_off |= businesstime.public_holidays(
@@ -128,6 +146,11 @@ class Calendar(ModelSQL, ModelView):
             days_off=frozenset(days_off))
 
     @classmethod
+    def on_modification(cls, mode, calendars, field_names=None):
+        super().on_modification(mode, calendars, field_names=field_names)
+        cls._working_calendar_cache.clear()
+
+    @classmethod
     def validate(cls, calendars):
         super().validate(calendars)
         for calendar in calendars:
@@ -139,7 +162,7 @@ class Calendar(ModelSQL, ModelView):
                     'itsm_ticket.msg_sla_calendar_no_hours',
                     calendar=self.rec_name))
         try:
-            self.working_calendar().check()
+            self._working_calendar(holiday_years()).check()
         except businesstime.CalendarError as error:
             raise ValidationError(gettext(
                     'itsm_ticket.msg_sla_calendar_invalid',
@@ -165,6 +188,13 @@ class CalendarHours(ModelSQL, ModelView):
         cls.__access__.add('calendar')
         cls._order = [
             ('weekday', 'ASC'), ('start_time', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def on_modification(cls, mode, lines, field_names=None):
+        pool = Pool()
+        Calendar = pool.get('itsm.sla.calendar')
+        super().on_modification(mode, lines, field_names=field_names)
+        Calendar._working_calendar_cache.clear()
 
     @classmethod
     def validate(cls, lines):
@@ -198,6 +228,13 @@ class CalendarDayOff(ModelSQL, ModelView):
         super().__setup__()
         cls.__access__.add('calendar')
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def on_modification(cls, mode, days, field_names=None):
+        pool = Pool()
+        Calendar = pool.get('itsm.sla.calendar')
+        super().on_modification(mode, days, field_names=field_names)
+        Calendar._working_calendar_cache.clear()
 
 
 class Policy(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):

@@ -504,13 +504,18 @@ class Ticket(Workflow, ModelSQL, ModelView):
         args = []
         priority_fields = {'impact', 'urgency', 'priority', 'priority_manual'}
         for tickets, values in zip(actions, actions, strict=True):
+            if not tickets:
+                # The transitions write whatever moved, often nothing: an
+                # empty write still costs a few queries.
+                continue
             if priority_fields & values.keys():
                 for ticket in tickets:
                     args.extend([
                             [ticket], cls._set_priority(dict(values), ticket)])
             else:
                 args.extend([tickets, values])
-        super().write(*args)
+        if args:
+            super().write(*args)
 
     @classmethod
     def check_modification(cls, mode, tickets, values=None, external=False):

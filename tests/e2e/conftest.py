@@ -24,6 +24,24 @@ CHROMIUM_ARGS = [
     ]
 
 
+def started(helper, *args, **kwargs):
+    """Start a server of itsm_tools.mailservers, or skip (fail under
+    ITSM_E2E=required) with the reason"""
+    from itsm_tools.mailservers import MissingProgram
+    try:
+        return helper(*args, **kwargs)
+    except MissingProgram as error:
+        missing(error.reason)
+
+
+def wait_until(predicate, timeout=20, what="the condition", interval=0.05):
+    "Wait until predicate() returns something true; return it"
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not met after {timeout} s")
+        time.sleep(interval)
+    return result
 
 
 def find_program(name, *candidates):

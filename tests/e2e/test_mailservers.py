@@ -12,14 +12,12 @@ import re
 import smtplib
 import ssl
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from itsm_tools.mailservers import (
     HELPDESK_DOMAIN,
-    MissingProgram,
     dovecot,
     free_port,
     mailgate_command,
@@ -28,27 +26,11 @@ from itsm_tools.mailservers import (
     swaks,
 )
 
-from .conftest import missing
+from .conftest import started, wait_until
 
 pytestmark = pytest.mark.e2e
 
 TICKET_ADDRESS = f'helpdesk+TCK-00001@{HELPDESK_DOMAIN}'
-
-
-def started(helper, *args, **kwargs):
-    "Start a server, or skip (fail under ITSM_E2E=required) with the reason"
-    try:
-        return helper(*args, **kwargs)
-    except MissingProgram as error:
-        missing(error.reason)
-
-
-def wait_until(predicate, timeout=20, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not met after {timeout} s")
-        time.sleep(0.05)
 
 
 class Webhook(ThreadingHTTPServer):

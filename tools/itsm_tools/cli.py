@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
+from pathlib import Path
 
 from .demo import DEMO_BACKEND_USERS, DEMO_PASSWORD, DEMO_PORTAL_LOGIN
 from .settings import MODULES, SAO_VERSION, Settings, SetupError
@@ -72,6 +74,7 @@ def main(argv=None):
         elif args.command == 'drop':
             check_database_server(settings)
             drop_database(settings)
+            settings.remove_config()
         elif args.command == 'serve':
             settings.write_config()
             check_port_free(settings)
@@ -199,8 +202,12 @@ def create_database(settings):
         _postgresql_execute(settings,
             f'CREATE DATABASE "{settings.database}" ENCODING \'UTF8\'')
         enable_trigram_search(settings)
-    password_file = settings.var / 'admin-password'
-    password_file.write_text(DEMO_PASSWORD)
+    # A file of its own: another database may be created meanwhile.
+    descriptor, password_file = tempfile.mkstemp(
+        prefix='admin-password-', dir=settings.var)
+    with os.fdopen(descriptor, 'w') as fp:
+        fp.write(DEMO_PASSWORD)
+    password_file = Path(password_file)
     try:
         run_step(settings, [shutil.which('trytond-admin')
                 or os.path.join(os.path.dirname(sys.executable),

@@ -2,9 +2,10 @@
 # repository for copyright notices and license terms.
 """Real mail servers for the end-to-end tests, on 127.0.0.1.
 
-    postfix(tmpdir, pipe_command, port)   a private Postfix piping every
-                                           message for helpdesk.example.test
-                                           to pipe_command
+    postfix(tmpdir, pipe_command, port, domain=HELPDESK_DOMAIN)
+                                           a private Postfix piping every
+                                           message for the domain to
+                                           pipe_command
     dovecot(tmpdir, users, imap_port, pop3_port, ssl=False)
                                            a private Dovecot (IMAP, POP3)
     smtp_sink(port)                        an aiosmtpd server keeping messages
@@ -53,6 +54,8 @@ MAIL_USER = 'itsm-mail'
 SBIN = ['/usr/sbin', '/sbin', '/usr/local/sbin']
 START_TIMEOUT = 20
 STOP_TIMEOUT = 10
+_LABEL = r'[a-z0-9]([a-z0-9-]*[a-z0-9])?'
+_DOMAIN = re.compile(rf'{_LABEL}(\.{_LABEL})+', re.ASCII)
 
 # A tiny supervisor that every server runs under. As a child subreaper
 # (prctl PR_SET_CHILD_SUBREAPER) it adopts the daemons that fork away from
@@ -274,8 +277,10 @@ class Postfix(_Server):
     name = 'postfix'
     logs = ('maillog',)
 
-    def __init__(self, tmpdir, pipe_command, port, user, flags):
+    def __init__(self, tmpdir, pipe_command, port, user, flags, domain):
         _need_root("Postfix")
+        if not _DOMAIN.fullmatch(domain):
+            raise ValueError(f"not a mail domain: {domain!r}")
         self.postfix = _which('postfix', sbin=True)
         self.postqueue = _which('postqueue', 'postfix', sbin=True)
         _need_user('postfix', 'postfix')
@@ -287,6 +292,7 @@ class Postfix(_Server):
                 "Debian package postfix installed and configured?")
         super().__init__(*_instance_dir(tmpdir, 'postfix'))
         self.port = port
+        self.domain = domain
         self.config_dir = self.root / 'etc'
         self.queue_dir = self.root / 'spool'
         self.data_dir = self.root / 'data'
@@ -319,10 +325,10 @@ data_directory = {self.data_dir}
 # accepts only files under maillog_file_prefixes.
 maillog_file = {self.root}/maillog
 maillog_file_prefixes = {self.root}
-myhostname = mail.{HELPDESK_DOMAIN}
-mydomain = {HELPDESK_DOMAIN}
+myhostname = mail.{self.domain}
+mydomain = {self.domain}
 myorigin = $myhostname
-mydestination = {HELPDESK_DOMAIN}
+mydestination = {self.domain}
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
@@ -381,18 +387,20 @@ mailgate unix - n n - - pipe flags={flags} user={user} argv={argv}
             capture_output=True, check=True, timeout=30)
 
 
-def postfix(tmpdir, pipe_command, port, *, user=PIPE_USER, flags='DORq'):
+def postfix(tmpdir, pipe_command, port, *, user=PIPE_USER, flags='DORq',
+        domain=HELPDESK_DOMAIN):
     """Start a private Postfix on 127.0.0.1:port.
 
-    Every message for any address at helpdesk.example.test (plus-addresses
-    included) is piped to pipe_command (a list: program and arguments,
+    Every message for any address at domain (plus-addresses included) is
+    piped to pipe_command (a list: program and arguments,
     where Postfix expands ${recipient}, ${extension}, ... and $$ is a
     dollar) running as user; flags D and O add Delivered-To and
     X-Original-To headers with the recipient. Mail for anywhere else
-    bounces at once. The object has .port, .queue_dir, .config_dir,
-    .log(), .wait_for_log(regex), .queue(), .flush() and .stop().
+    bounces at once. The object has .port, .domain, .queue_dir,
+    .config_dir, .log(), .wait_for_log(regex), .queue(), .flush() and
+    .stop().
     """
-    return Postfix(tmpdir, pipe_command, port, user, flags)
+    return Postfix(tmpdir, pipe_command, port, user, flags, domain)
 
 
 def mailgate_command(url, user=PIPE_USER, timeout=10):

@@ -2,7 +2,9 @@
 
 config/trytond.conf is the template; var/trytond.conf is what every process
 started by `itsm` reads: the template with absolute paths and the
-environment's overrides applied.
+environment's overrides applied. Another database than the default one has
+a file of its own, var/trytond-<database>.conf, so that tests and
+benchmarks running beside each other never read each other's settings.
 """
 import configparser
 import os
@@ -55,7 +57,9 @@ class Settings:
 
     @property
     def config_file(self):
-        return self.var / 'trytond.conf'
+        if self.database == DEFAULT_DATABASE:
+            return self.var / 'trytond.conf'
+        return self.var / f'trytond-{self.database}.conf'
 
     @property
     def sao_root(self):
@@ -84,7 +88,7 @@ class Settings:
                     f"({path.strip('/')!r}): set ITSM_DATABASE instead")
 
     def write_config(self):
-        "Write var/trytond.conf and return its path"
+        "Write the configuration file and return its path"
         parser = _template()
         for key, value in os.environ.items():
             # trytond reads its configuration file after the environment:
@@ -102,11 +106,21 @@ class Settings:
         parser.set('web', 'listen', f'{self.host}:{self.port}')
         self.var.mkdir(parents=True, exist_ok=True)
         _absolute(path).mkdir(parents=True, exist_ok=True)
-        with open(self.config_file, 'w') as fp:
+        # Replaced at once: a process starting meanwhile reads the old
+        # file or the new one, never half of it.
+        written = self.config_file.with_name(
+            f'{self.config_file.name}.{os.getpid()}')
+        with open(written, 'w') as fp:
             fp.write("# Written by `itsm` from config/trytond.conf: "
                 "edit the template, not this file.\n")
             parser.write(fp)
+        os.replace(written, self.config_file)
         return self.config_file
+
+    def remove_config(self):
+        "Remove the configuration file of another database than the default"
+        if self.database != DEFAULT_DATABASE:
+            self.config_file.unlink(missing_ok=True)
 
     def environ(self):
         "The environment for trytond processes run on these settings"

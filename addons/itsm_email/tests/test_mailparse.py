@@ -165,6 +165,12 @@ def test_plain_message_fields():
     assert parsed.defects == []
 
 
+def test_text_line_breaks_of_the_wire():
+    "CRLF line breaks, as SMTP sends them, give the same text as LF"
+    parsed = parse_message(PLAIN.replace(b'\n', b'\r\n'))
+    assert parsed.text == parse_message(PLAIN).text
+
+
 def test_plain_message_given_as_str():
     "A message given as str is parsed like its UTF-8 bytes"
     parsed = parse_message(PLAIN.decode('utf-8'))

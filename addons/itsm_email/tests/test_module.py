@@ -208,6 +208,44 @@ class ItsmEmailTestCase(CompanyTestMixin, ModuleTestCase):
                         if m.direction == 'inbound']), 1)
 
     @with_transaction()
+    def test_messages_stored_together_are_processed_in_order(self):
+        "A reply collected with the message it answers joins its ticket"
+        pool = Pool()
+        Email = pool.get('inbound.email')
+        Queue = pool.get('ir.queue')
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            raws = [
+                email_message(message_id='<batch-1@client.example>'),
+                email_message(subject="Re: Printer on fire",
+                    body="It smokes now.",
+                    in_reply_to='<batch-1@client.example>'),
+                ]
+            emails = [Email(inbox=inbox, data=r, data_type='raw')
+                for r in raws]
+            for email_ in emails:
+                inbox.process(email_)
+            transaction = Transaction()
+            before = len(transaction.tasks)
+            Email.save(emails)
+            tasks = Queue.browse(transaction.tasks[before:])
+
+            # The in-process runner takes the last task first, and a
+            # worker takes them in any order: one task keeps their order.
+            self.assertEqual(len(tasks), 1)
+            for task in reversed(tasks):
+                task.run()
+
+            first, reply = Email.browse([e.id for e in emails])
+            self.assertEqual((first.state, reply.state), ('done', 'done'))
+            self.assertEqual(reply.ticket, first.ticket)
+            self.assertEqual(
+                [m.body for m in first.ticket.messages
+                    if m.direction == 'inbound'],
+                ["The printer in room 12 is on fire.\n", "It smokes now.\n"])
+
+    @with_transaction()
     def test_reply_reopens_resolved_and_recently_closed(self):
         "A reply reopens a resolved ticket and one closed within the delay"
         pool = Pool()
@@ -401,6 +439,27 @@ class ItsmEmailTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(
                 [e.state for e in [big, third, garbage]],
                 ['done', 'done', 'failed'])
+
+    @with_transaction()
+    def test_unreadable_message_shows_what_can_be_read(self):
+        "A kept unreadable message shows its subject; its copy is a duplicate"
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company, max_size=2000)
+            big = receive(inbox, email_message(
+                    subject="Huge logs", sender='Ewa <ewa@client.example>',
+                    message_id='<huge@client.example>', body="x" * 5000))
+            self.assertEqual(
+                (big.state, big.from_address, big.subject, big.message_id),
+                ('failed', 'ewa@client.example', "Huge logs",
+                    '<huge@client.example>'))
+
+            raw = (b'From: foo\r\nSubject: =?utf-8?q?Pi=C4=99=C4=87?=\r\n'
+                b'\r\nA sender without address.\r\n')
+            first = receive(inbox, raw)
+            self.assertEqual((first.state, first.subject), ('failed', "Pięć"))
+            copy = receive(inbox, raw)
+            self.assertEqual((copy.state, copy.original), ('duplicate', first))
 
     @with_transaction()
     def test_rules_route_messages(self):
