@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 ROOT = Path(os.environ.get('ITSM_ROOT', Path(__file__).resolve().parents[2]))
 VAR = ROOT / 'var'
 TEMPLATE = ROOT / 'config' / 'trytond.conf'
-MODULES = ['itsm_ticket', 'itsm_email', 'itsm_portal']
+MODULES = ['itsm_ticket', 'itsm_email', 'itsm_asset', 'itsm_portal']
 SAO_VERSION = '8.0.11'
 DEFAULT_DATABASE = 'itsm'
 
