@@ -80,3 +80,16 @@ def test_config_carries_environment_overrides(tmp_path, monkeypatch):
     assert 'from = desk@example.com' in text
     assert 'listen = 0.0.0.0:8069' in text
     assert re.search(r'^path = /', text, re.M)  # made absolute
+
+
+def test_drop_removes_database_and_its_files(tmp_path, monkeypatch):
+    "Dropping a SQLite database removes its file and its filestore"
+    from itsm_tools.cli import drop_database
+    settings = Settings.from_environ(uri='sqlite://', database='dropme')
+    monkeypatch.setattr(Settings, 'db_path', property(lambda s: tmp_path))
+    (tmp_path / 'dropme.sqlite').write_bytes(b'')
+    (tmp_path / 'dropme' / 'ab').mkdir(parents=True)
+    (tmp_path / 'dropme' / 'ab' / 'file').write_bytes(b'attachment')
+    (tmp_path / 'other.sqlite').write_bytes(b'')
+    drop_database(settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['other.sqlite']

@@ -191,6 +191,9 @@ def drop_database(settings):
         say(f"dropping database {settings.database!r}")
         _postgresql_execute(settings,
             f'DROP DATABASE "{settings.database}" WITH (FORCE)')
+    # Its attachments and received emails: trytond's filestore keeps them
+    # in a folder named after the database, beside the SQLite files.
+    shutil.rmtree(settings.db_path / settings.database, ignore_errors=True)
 
 
 def create_database(settings):
