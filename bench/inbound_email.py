@@ -16,8 +16,9 @@ sink (aiosmtpd) in this process. The SMTP send is not part of the target
 path, so the table shows it apart: the mean time of the processing and of
 the delivery tasks, from the server's task log, and the rate without the
 delivery tasks, N / (elapsed - their total time / clients), exact for one
-client and an estimate for more. The server CPU time per message comes
-from /proc and is steadier than the rates on a busy machine.
+client and an estimate for more. The server CPU time per message (the
+workers' included) comes from /proc and is steadier than the rates on a
+busy machine.
 
 The mixes: new tickets from known senders (half plain text, half text and
 HTML), replies threaded by In-Reply-To (half to the acknowledgement, half to
@@ -32,9 +33,16 @@ With --history N, N closed tickets of the past, with their messages,
 received emails and people, are inserted by SQL first: a search that reads
 every row (an index missing or not matching the query) shows.
 
+With --workers K the servers run as in production ([queue] worker = True):
+a request only stores the message and queues its task, and K trytond-worker
+instances (-n 1 each) process the queue; a run lasts until the queue is
+empty, and the rate without delivery is estimated with K for the clients.
+
     .venv/bin/python bench/inbound_email.py --messages 200
     .venv/bin/python bench/inbound_email.py --messages 200 --servers 2 \\
         --history 100000 \\
+        --database-uri postgresql://postgres@127.0.0.1:5433/
+    .venv/bin/python bench/inbound_email.py --messages 200 --workers 4 \\
         --database-uri postgresql://postgres@127.0.0.1:5433/
 """
 import argparse
@@ -47,6 +55,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -249,14 +258,21 @@ def send_all(urls, messages, clients):
 
 
 def cpu_seconds(processes):
-    "The CPU time the processes used so far (Linux), or None"
+    """The CPU time the processes and the other processes of their groups
+    (a worker's pool) used so far (Linux), or None"""
+    groups = {p.pid for p in processes}
     total = 0
     try:
-        for process in processes:
-            with open(f'/proc/{process.pid}/stat') as stat:
-                # utime and stime, after the command name in parentheses
-                fields = stat.read().rpartition(')')[2].split()
-            total += int(fields[11]) + int(fields[12])
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                with open(f'/proc/{pid}/stat') as stat:
+                    # after the command name in parentheses: the process
+                    # group, then utime and stime
+                    fields = stat.read().rpartition(')')[2].split()
+            except FileNotFoundError:
+                continue
+            if int(pid) in groups or int(fields[2]) in groups:
+                total += int(fields[11]) + int(fields[12])
     except (OSError, IndexError, ValueError):
         return None
     return total / os.sysconf('SC_CLK_TCK')
@@ -287,6 +303,46 @@ def serve(settings, port, smtp_uri, log):
     process.kill()
     raise SystemExit("the server did not start:\n"
         + log.with_suffix('.out').read_text()[-2000:])
+
+
+def start_worker(settings, log):
+    "Start one trytond-worker instance of one process; its log goes to log"
+    log_config = log.with_suffix('.ini')
+    log_config.write_text(LOG_CONFIG.format(path=str(log)))
+    worker = Path(sys.executable).with_name('trytond-worker')
+    with open(log.with_suffix('.out'), 'w') as output:
+        # A group of its own: its pool's processes stop with it.
+        return subprocess.Popen(
+            [str(worker), '-c', str(settings.config_file),
+                '-d', settings.database, '-n', '1',
+                '--logconf', str(log_config)],
+            env=settings.environ(), stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+
+def last_task_id(settings):
+    connection, _ = connect(settings)
+    with closing(connection):
+        cursor = connection.cursor()
+        cursor.execute('SELECT MAX(id) FROM ir_queue')
+        last, = cursor.fetchone()
+        return last or 0
+
+
+def wait_for_queue(settings, after_id, timeout=600):
+    "Wait until the tasks queued after after_id are done"
+    connection, mark = connect(settings)
+    with closing(connection):
+        for _ in range(timeout * 20):
+            cursor = connection.cursor()
+            cursor.execute('SELECT COUNT(*) FROM ir_queue '
+                f'WHERE finished_at IS NULL AND id > {mark}', (after_id,))
+            pending, = cursor.fetchone()
+            connection.rollback()
+            if not pending:
+                return
+            time.sleep(0.05)
+    raise SystemExit("the workers did not empty the queue")
 
 
 class TaskLog:
@@ -445,7 +501,7 @@ def last_email_id(admin):
     return ids[0] if ids else 0
 
 
-def run(settings, messages, clients, servers, history):
+def run(settings, messages, clients, servers, history, workers):
     print(f"{settings.database}: building the demo database…", flush=True)
     set_up(settings, reset=True, size=1)
     if history:
@@ -466,6 +522,21 @@ def run(settings, messages, clients, servers, history):
             processes.append(process)
             bases.append(base)
             logs.append(log)
+        for number in range(workers):
+            log = workdir / f'worker-{number}.log'
+            log.touch()
+            processes.append(start_worker(settings, log))
+            logs.append(log)
+
+        def send(urls, batch, count):
+            "Post the batch; with workers, until they have processed it"
+            if not workers:
+                return send_all(urls, batch, count)
+            after = last_task_id(settings)
+            started = time.perf_counter()
+            _, times, statuses = send_all(urls, batch, count)
+            wait_for_queue(settings, after)
+            return time.perf_counter() - started, times, statuses
         admin = Client(bases[0], settings.database, 'admin', DEMO_PASSWORD)
         print(f"{settings.database}: registering {2 * messages} known "
             "senders…", flush=True)
@@ -476,11 +547,13 @@ def run(settings, messages, clients, servers, history):
         mail = Mail(desk['address'], people)
         tasks = TaskLog(logs, settings)
 
-        # Warm the caches of the server: parsing, the ORM, the SMTP path.
-        send_all(desk_urls, mail.mix('new', 5 * servers), 1)
+        # Warm the caches of the servers and of the workers: parsing, the
+        # ORM, the SMTP path.
+        warm = max(servers, workers)
+        send(desk_urls, mail.mix('new', 5 * warm), 1)
         mail.learn(sink.messages)
-        send_all(desk_urls, mail.mix('reply', 3 * servers), 1)
-        send_all(plain_urls, mail.mix('new', 3 * servers), 1)
+        send(desk_urls, mail.mix('reply', 3 * warm), 1)
+        send(plain_urls, mail.mix('new', 3 * warm), 1)
         tasks.read()
 
         plan = [('store', "store only (mailbox without company)")] + MIXES
@@ -492,7 +565,7 @@ def run(settings, messages, clients, servers, history):
                 print(f"  {label}, {count} client(s): {messages} "
                     "messages…", flush=True)
                 cpu = cpu_seconds(processes)
-                elapsed, times, statuses = send_all(
+                elapsed, times, statuses = send(
                     plain_urls if kind == 'store' else desk_urls, batch,
                     count)
                 if cpu is not None:
@@ -502,6 +575,7 @@ def run(settings, messages, clients, servers, history):
                 durations = tasks.read()
                 rows.append({
                         'kind': kind, 'label': label, 'clients': count,
+                        'concurrency': workers or count,
                         'messages': messages, 'elapsed': elapsed,
                         'times': sorted(times), 'statuses': statuses,
                         'process': durations.get('process_queued', []),
@@ -511,8 +585,11 @@ def run(settings, messages, clients, servers, history):
                         })
                 print(f"    {messages / elapsed:.1f} messages/s", flush=True)
     finally:
-        for process in processes:
+        for process in processes[:servers]:
             process.terminate()
+        for process in processes[servers:]:
+            # The worker and its pool
+            os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             process.wait()
         sink.stop()
@@ -520,15 +597,17 @@ def run(settings, messages, clients, servers, history):
     return rows
 
 
-def report(settings, rows, servers, history):
+def report(settings, rows, servers, history, workers):
     target = TARGETS[settings.backend]
     baseline = {r['clients']: r['messages'] / r['elapsed']
         for r in rows if r['kind'] == 'store'}
+    queue = (f"{workers} trytond-worker instance(s) of one process"
+        if workers else "the tasks run by the servers")
     print()
     print(f"{settings.backend}, {servers} `itsm serve` process(es), "
-        f"{history} tickets of the past, {rows[0]['messages']} messages a "
-        f"run; the target (DESIGN.md section 6) is >= {target} messages/s "
-        "without the SMTP delivery")
+        f"{queue}, {history} tickets of the past, {rows[0]['messages']} "
+        f"messages a run; the target (DESIGN.md section 6) is >= {target} "
+        "messages/s without the SMTP delivery")
     print()
     print("| mix | clients | messages/s | ratio to store only "
         f"| messages/s without delivery (target >= {target}) "
@@ -541,7 +620,7 @@ def report(settings, rows, servers, history):
         rate = count / elapsed
         times = row['times']
         deliver = sum(row['deliver']) / 1000
-        without = count / (elapsed - deliver / row['clients'])
+        without = count / (elapsed - deliver / row['concurrency'])
         cpu = (f"{row['cpu'] / count * 1000:.1f}"
             if row['cpu'] is not None else '-')
         errors = {s: n for s, n in row['statuses'].items() if s != 204}
@@ -574,21 +653,29 @@ def main():
     parser.add_argument('--history', type=int, default=0,
         help="closed tickets of the past to add by SQL, with their "
         "messages, received emails and people (default: %(default)s)")
+    parser.add_argument('--workers', type=int, default=0,
+        help="trytond-worker instances (-n 1) that run the queue, the "
+        "servers only storing and queuing (default: none, the servers run "
+        "the tasks after each request)")
     parser.add_argument('--keep', action='store_true',
         help="keep the database afterwards")
     args = parser.parse_args()
+    if args.workers:
+        # Carried into the configuration that every process reads
+        os.environ['TRYTOND_QUEUE__WORKER'] = 'True'
+
     settings = Settings.from_environ(uri=args.database_uri,
         database='bench_inbound')
     try:
         rows = run(settings, args.messages, args.clients, args.servers,
-            args.history)
+            args.history, args.workers)
     finally:
         if not args.keep:
             drop_database(settings)
             # The stored emails and attachments (the filestore)
             shutil.rmtree(settings.db_path / settings.database,
                 ignore_errors=True)
-    report(settings, rows, args.servers, args.history)
+    report(settings, rows, args.servers, args.history, args.workers)
 
 
 if __name__ == '__main__':

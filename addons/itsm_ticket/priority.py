@@ -1,5 +1,6 @@
 # This file is part of the ITSM suite. See README.md at the top of the
 # repository for copyright notices and license terms.
+from trytond.cache import Cache
 from trytond.model import ModelSQL, ModelView, Unique, fields
 
 IMPACTS = [
@@ -41,6 +42,8 @@ class PriorityMatrix(ModelSQL, ModelView):
         URGENCIES, "Urgency", required=True, sort=False)
     priority = fields.Selection(
         PRIORITIES, "Priority", required=True, sort=False)
+    # Every new ticket and every change of impact or urgency reads it.
+    _as_dict_cache = Cache('itsm.priority.matrix.as_dict', context=False)
 
     @classmethod
     def __setup__(cls):
@@ -54,5 +57,15 @@ class PriorityMatrix(ModelSQL, ModelView):
         cls._order = [('impact', 'ASC'), ('urgency', 'ASC'), ('id', 'ASC')]
 
     @classmethod
+    def on_modification(cls, mode, cells, field_names=None):
+        super().on_modification(mode, cells, field_names=field_names)
+        cls._as_dict_cache.clear()
+
+    @classmethod
     def as_dict(cls):
-        return {(c.impact, c.urgency): c.priority for c in cls.search([])}
+        matrix = cls._as_dict_cache.get(None)
+        if matrix is None:
+            matrix = cls._as_dict_cache.set(None, {
+                    (c.impact, c.urgency): c.priority
+                    for c in cls.search([])})
+        return matrix

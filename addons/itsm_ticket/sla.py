@@ -10,8 +10,10 @@ or is done; the elapsed business time depends only on those periods, so a
 change of priority or policy mid-way changes the targets and the due dates,
 never the time already spent.
 """
+import contextvars
 import datetime as dt
 import zoneinfo
+from dataclasses import dataclass
 
 from trytond.cache import Cache
 from trytond.i18n import gettext
@@ -26,7 +28,7 @@ from trytond.model import (
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, DateTime, Eval, If
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from . import businesstime, workflow
 from .priority import PRIORITIES
@@ -42,6 +44,9 @@ WEEKDAYS = [
     ]
 UTC = dt.UTC
 MIDNIGHT = dt.time(0, 0)
+# The instant the tickets being created open at: their clock starts then,
+# and their due dates are computed from it before their insert.
+_creation_instant = contextvars.ContextVar('itsm_sla_creation_instant')
 
 
 def aware(value):
@@ -66,6 +71,41 @@ def holiday_years():
     "The years whose public holidays a working calendar knows"
     today = dt.date.today()
     return range(today.year - 1, today.year + 3)
+
+
+@dataclass(frozen=True)
+class PolicyTerms:
+    """A policy as the SLA engine reads it for each ticket it computes: whom
+    it covers and what it promises"""
+    id: int
+    types: frozenset
+    categories: frozenset
+    customers: frozenset
+    calendar: int
+    warn_before: dt.timedelta
+    # (priority, response time, resolution time) in the policy's order
+    targets: tuple
+
+    def applies_to(self, ticket):
+        if self.types and ticket.type not in self.types:
+            return False
+        if self.categories:
+            category = ticket.category
+            while category and category.id not in self.categories:
+                category = category.parent
+            if not category:
+                return False
+        if self.customers and (
+                not ticket.customer
+                or ticket.customer.id not in self.customers):
+            return False
+        return True
+
+    def target_for(self, priority):
+        "The response and resolution times of the priority, or None"
+        for target_priority, response, resolution in self.targets:
+            if target_priority == priority:
+                return response, resolution
 
 
 class Calendar(ModelSQL, ModelView):
@@ -270,6 +310,9 @@ class Policy(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         "Warn Before", required=True,
         help="How long before a due date the assignee and the team are "
         "warned.")
+    # Every new ticket and every change of state or priority looks for its
+    # policy and reads its targets.
+    _terms_cache = Cache('itsm.sla.policy.terms', context=False)
 
     @classmethod
     def default_company(cls):
@@ -279,35 +322,46 @@ class Policy(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     def default_warn_before(cls):
         return dt.timedelta(hours=1)
 
-    def matches(self, ticket):
-        if ticket.company != self.company:
-            return False
-        if self.types and ticket.type not in self.types:
-            return False
-        if self.categories:
-            category, wanted = ticket.category, set(self.categories)
-            while category and category not in wanted:
-                category = category.parent
-            if not category:
-                return False
-        if self.customers and ticket.customer not in self.customers:
-            return False
-        return True
-
-    def target_for(self, priority):
-        for target in self.targets:
-            if target.priority == priority:
-                return target
+    @classmethod
+    def on_modification(cls, mode, policies, field_names=None):
+        super().on_modification(mode, policies, field_names=field_names)
+        cls._terms_cache.clear()
 
     @classmethod
     def find(cls, ticket):
-        "The policy that applies to the ticket, or None"
-        # A policy without a sequence comes last: it is the catch-all.
-        for policy in cls.search(
-                [('company', '=', ticket.company.id)],
-                order=[('sequence', 'ASC NULLS LAST'), ('id', 'ASC')]):
-            if policy.matches(ticket):
-                return policy
+        "The terms of the policy that applies to the ticket, or None"
+        for terms in cls.terms_of(ticket.company.id):
+            if terms.applies_to(ticket):
+                return terms
+
+    @classmethod
+    def terms_of(cls, company_id):
+        "The terms of the active policies of the company, in their order"
+        terms = cls._terms_cache.get(company_id)
+        if terms is None:
+            with without_check_access():
+                # A policy without a sequence comes last: the catch-all.
+                policies = cls.search([
+                        ('company', '=', company_id),
+                        ('active', '=', True),
+                        ],
+                    order=[('sequence', 'ASC NULLS LAST'), ('id', 'ASC')])
+                terms = cls._terms_cache.set(
+                    company_id, [p.terms() for p in policies])
+        return terms
+
+    def terms(self):
+        "The terms of the policy, as plain data"
+        return PolicyTerms(
+            id=self.id,
+            types=frozenset(self.types or ()),
+            categories=frozenset(c.id for c in self.categories),
+            customers=frozenset(p.id for p in self.customers),
+            calendar=self.calendar.id,
+            warn_before=self.warn_before,
+            targets=tuple(
+                (t.priority, t.response_time, t.resolution_time)
+                for t in self.targets))
 
 
 class PolicyCategory(ModelSQL):
@@ -320,6 +374,13 @@ class PolicyCategory(ModelSQL):
         'itsm.ticket.category', "Category", required=True,
         ondelete='CASCADE')
 
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        pool = Pool()
+        Policy = pool.get('itsm.sla.policy')
+        super().on_modification(mode, records, field_names=field_names)
+        Policy._terms_cache.clear()
+
 
 class PolicyCustomer(ModelSQL):
     __name__ = 'itsm.sla.policy-party.party'
@@ -329,6 +390,13 @@ class PolicyCustomer(ModelSQL):
         'itsm.sla.policy', "Policy", required=True, ondelete='CASCADE')
     party = fields.Many2One(
         'party.party', "Party", required=True, ondelete='CASCADE')
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        pool = Pool()
+        Policy = pool.get('itsm.sla.policy')
+        super().on_modification(mode, records, field_names=field_names)
+        Policy._terms_cache.clear()
 
 
 class PolicyTarget(ModelSQL, ModelView):
@@ -350,6 +418,13 @@ class PolicyTarget(ModelSQL, ModelView):
         super().__setup__()
         cls.__access__.add('policy')
         cls._order = [('priority', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def on_modification(cls, mode, targets, field_names=None):
+        pool = Pool()
+        Policy = pool.get('itsm.sla.policy')
+        super().on_modification(mode, targets, field_names=field_names)
+        Policy._terms_cache.clear()
 
     @classmethod
     def validate(cls, targets):
@@ -483,11 +558,60 @@ class Ticket(metaclass=PoolMeta):
         return super().copy(tickets, default=default)
 
     @classmethod
+    def create(cls, vlist):
+        # The due dates of the new tickets go in with them, computed for the
+        # clock that starts with them: not written again right after.
+        token = _creation_instant.set(now())
+        try:
+            return super().create(vlist)
+        finally:
+            _creation_instant.reset(token)
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Policy = pool.get('itsm.sla.policy')
+        Period = pool.get('itsm.ticket.sla.period')
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            current = _creation_instant.get(None) or now()
+            ticket = cls._sla_draft(values)
+            ticket.sla_periods = []
+            if clock_runs(ticket.state):
+                # The period on_modification starts, as stored: to the second
+                ticket.sla_periods = [Period(
+                        start=current.replace(microsecond=0), end=None)]
+            terms = Policy.find(ticket) if ticket.company else None
+            values.update(ticket._sla_fields(terms, current))
+        return values
+
+    @classmethod
+    def _sla_draft(cls, values):
+        "The ticket the values create, as far as its SLA depends on them"
+        def value(name):
+            if name in values:
+                return values[name]
+            default = getattr(cls, f'default_{name}', None)
+            return default() if default else None
+        return cls(**{name: value(name) for name in [
+                    'company', 'type', 'state', 'priority', 'category',
+                    'customer', 'first_response_at', 'resolved_at',
+                    'sla_next_warning']})
+
+    @classmethod
     def on_modification(cls, mode, tickets, field_names=None):
+        pool = Pool()
+        Period = pool.get('itsm.ticket.sla.period')
         super().on_modification(mode, tickets, field_names=field_names)
-        if mode == 'create' or (field_names and field_names & {
-                    'state', 'priority', 'type', 'category', 'customer',
-                    'company'}):
+        if mode == 'create':
+            current = _creation_instant.get(None) or now()
+            to_create = [{'ticket': t.id, 'start': current}
+                for t in tickets if clock_runs(t.state)]
+            if to_create:
+                Period.create(to_create)
+        elif field_names and field_names & {
+                'state', 'priority', 'type', 'category', 'customer',
+                'company'}:
             cls.update_sla(tickets)
 
     @classmethod
@@ -511,18 +635,7 @@ class Ticket(metaclass=PoolMeta):
             Period.write(to_close, {'end': current})
 
         for ticket in cls.browse([t.id for t in tickets]):
-            policy = Policy.find(ticket)
-            values = {
-                'sla_policy': policy.id if policy else None,
-                'response_target': None, 'resolution_target': None,
-                'response_due': None, 'resolution_due': None,
-                'response_breached': None, 'resolution_breached': None,
-                'sla_next_due': None, 'sla_next_warning': None,
-                }
-            if policy:
-                values.update(ticket._sla_values(policy, current))
-            if values['sla_next_warning'] != ticket.sla_next_warning:
-                values['sla_warned'] = False
+            values = ticket._sla_fields(Policy.find(ticket), current)
             stored = {k: getattr(ticket, k) for k in values}
             stored['sla_policy'] = (
                 ticket.sla_policy.id if ticket.sla_policy else None)
@@ -530,11 +643,29 @@ class Ticket(metaclass=PoolMeta):
             if changed:
                 cls.write([ticket], changed)
 
-    def _sla_values(self, policy, current):
-        target = policy.target_for(self.priority)
+    def _sla_fields(self, terms, current):
+        "The values of the SLA fields under the policy terms (or None)"
+        values = {
+            'sla_policy': terms.id if terms else None,
+            'response_target': None, 'resolution_target': None,
+            'response_due': None, 'resolution_due': None,
+            'response_breached': None, 'resolution_breached': None,
+            'sla_next_due': None, 'sla_next_warning': None,
+            }
+        if terms:
+            values.update(self._sla_values(terms, current))
+        if values['sla_next_warning'] != self.sla_next_warning:
+            values['sla_warned'] = False
+        return values
+
+    def _sla_values(self, terms, current):
+        pool = Pool()
+        Calendar = pool.get('itsm.sla.calendar')
+        target = terms.target_for(self.priority)
         if not target:
             return {}
-        calendar = policy.calendar.working_calendar()
+        response_time, resolution_time = target
+        calendar = Calendar(terms.calendar).working_calendar()
         running = self._sla_running()
         current = aware(current)
 
@@ -554,18 +685,18 @@ class Ticket(metaclass=PoolMeta):
             return elapsed > target_time
 
         values = {
-            'response_target': target.response_time,
-            'resolution_target': target.resolution_time,
-            'response_due': deadline(target.response_time),
-            'resolution_due': deadline(target.resolution_time),
+            'response_target': response_time,
+            'resolution_target': resolution_time,
+            'response_due': deadline(response_time),
+            'resolution_due': deadline(resolution_time),
             }
         values['response_breached'] = breached(
-            target.response_time, self.first_response_at)
+            response_time, self.first_response_at)
         if self.state == 'cancelled':
             values['resolution_breached'] = None
         elif self.state in workflow.DONE_STATES:
             values['resolution_breached'] = breached(
-                target.resolution_time, naive(current))
+                resolution_time, naive(current))
         # Past due and undecided: breached already, whatever happens next.
         for kind, done_at in [
                 ('response', self.first_response_at),
@@ -585,7 +716,7 @@ class Ticket(metaclass=PoolMeta):
                 default=None)
         values['sla_next_due'] = next_due
         values['sla_next_warning'] = (
-            next_due - policy.warn_before if next_due else None)
+            next_due - terms.warn_before if next_due else None)
         return values
 
     @classmethod

@@ -607,6 +607,39 @@ class ItsmTicketTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(other.sla_policy, standard)
             self.assertIsNone(change.sla_policy)
 
+    @with_transaction()
+    def test_sla_policy_changes_apply_to_next_tickets(self):
+        "The tickets opened after a policy changed get the new terms"
+        pool = Pool()
+        Ticket = pool.get('itsm.ticket')
+        Policy = pool.get('itsm.sla.policy')
+        Target = pool.get('itsm.sla.policy.target')
+        PolicyCategory = pool.get('itsm.sla.policy-itsm.ticket.category')
+        Category = pool.get('itsm.ticket.category')
+        company = create_company()
+        with set_company(company):
+            standard = create_sla_policy()
+            hardware, = Category.create([{'name': "Hardware"}])
+
+            def open_ticket():
+                with clock(2026, 11, 30, 9):
+                    ticket, = Ticket.create([{'subject': "Mail"}])
+                return ticket
+
+            self.assertEqual(open_ticket().response_due, at(2026, 11, 30, 10))
+            target, = Target.search([
+                    ('policy', '=', standard.id), ('priority', '=', '3')])
+            Target.write([target], {'response_time': dt.timedelta(hours=2)})
+            self.assertEqual(open_ticket().response_due, at(2026, 11, 30, 11))
+            # Also when the criteria are edited as records of their own
+            link, = PolicyCategory.create([{
+                        'policy': standard.id, 'category': hardware.id}])
+            self.assertIsNone(open_ticket().sla_policy)
+            PolicyCategory.delete([link])
+            self.assertEqual(open_ticket().sla_policy, standard)
+            Policy.write([standard], {'active': False})
+            self.assertIsNone(open_ticket().sla_policy)
+
 
 clock = sla_clock
 at = dt.datetime
