@@ -5,6 +5,8 @@
     itsm demo     add the demo data to a database
     itsm serve    serve the backend at / and the portal at /portal/
     itsm drop     drop the database
+    itsm inventory import FILE|DIR...
+                  import inventory agents' files (.ocs, .xml, .json)
 
 Problems the user can fix end the command with one line on stderr.
 """
@@ -53,6 +55,19 @@ def main(argv=None):
     demo.add_argument('--seed', type=int, default=2026)
     common(commands.add_parser('serve', help="serve backend and portal"))
     common(commands.add_parser('drop', help="drop the database"))
+    inventory = commands.add_parser('inventory',
+        help="inventory agents' files")
+    inventory_commands = inventory.add_subparsers(
+        dest='inventory_command', required=True)
+    inventory_import = common(inventory_commands.add_parser('import',
+            help="import inventory files (.ocs, .xml, .json, gzipped or "
+            "not; folders are searched) in batches"))
+    inventory_import.add_argument('paths', nargs='+', metavar='FILE|DIR')
+    inventory_import.add_argument('--endpoint',
+        help="the inventory endpoint (name or identifier) whose company "
+        "and matching rules apply; needed when there are several")
+    inventory_import.add_argument('--batch', type=int, default=50,
+        help="inventories a transaction (50)")
 
     args = parser.parse_args(argv)
     try:
@@ -71,6 +86,15 @@ def main(argv=None):
             from .demo import generate
             settings.write_config()
             generate(settings, size=args.size, seed=args.seed)
+        elif args.command == 'inventory':
+            from .inventory import import_command
+            check_database_server(settings)
+            if not database_exists(settings):
+                raise SetupError(
+                    f"no database {settings.database!r}: run itsm setup")
+            settings.write_config()
+            return import_command(settings, args.paths,
+                endpoint=args.endpoint, batch=args.batch)
         elif args.command == 'drop':
             check_database_server(settings)
             drop_database(settings)

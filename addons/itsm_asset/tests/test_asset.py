@@ -9,7 +9,6 @@ tests (test_module.py) are not run a second time.
 """
 import datetime as dt
 import random
-import unittest
 from decimal import Decimal
 
 import pytest
@@ -24,11 +23,11 @@ from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import (
     DB_NAME,
-    activate_module,
-    drop_db,
     with_transaction,
 )
 from trytond.transaction import Transaction, check_access, inactive_records
+
+from itsm_ticket.tests.tools import ActivatedModuleCase
 
 from ..asset import (
     BUTTONS,
@@ -176,19 +175,9 @@ def create_user(login, groups, company):
     return user
 
 
-class AssetTestCase(unittest.TestCase):
+class AssetTestCase(ActivatedModuleCase):
     "Assets, documents, history, expiry and tickets, in a database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('itsm_asset')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+    module = 'itsm_asset'
 
     def create_asset(self, **values):
         pool = Pool()
@@ -759,20 +748,10 @@ class AssetTestCase(unittest.TestCase):
 
 
 
-class AssetAccountingTestCase(unittest.TestCase):
+class AssetAccountingTestCase(ActivatedModuleCase):
     "The links to accounting, when account_asset is activated"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        # The same modules as ItsmAssetTestCase: the cached database serves
-        activate_module(['itsm_asset', 'account_asset'])
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+    # The same modules as ItsmAssetTestCase: the cached database serves
+    module = ['itsm_asset', 'account_asset']
 
     @with_transaction()
     def test_accounting_links_for_asset_managers(self):

@@ -8,7 +8,6 @@ Tryton's generic tests of the module again.
 """
 import datetime as dt
 import random
-import unittest
 from contextlib import contextmanager
 
 import pytest
@@ -20,14 +19,13 @@ from trytond.modules.company.tests import (
 )
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    activate_module,
-    drop_db,
     with_transaction,
 )
 from trytond.transaction import Transaction
 
 from itsm_ticket import demo as ticket_demo
 from itsm_ticket.tests.test_work_hours import as_user, create_agent
+from itsm_ticket.tests.tools import ActivatedModuleCase
 from itsm_tools.demo import Demo
 
 from .. import demo as asset_demo
@@ -111,19 +109,9 @@ def compliance_of(software):
         return row
 
 
-class LicenseTestCase(unittest.TestCase):
+class LicenseTestCase(ActivatedModuleCase):
     "Licenses, assignments, compliance and expiry"
-
-    @classmethod
-    def setUpClass(cls):
-        drop_db()
-        activate_module('itsm_asset')
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+    module = 'itsm_asset'
 
     def create_license(self, software, **values):
         pool = Pool()

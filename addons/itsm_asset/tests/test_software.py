@@ -7,7 +7,6 @@ A plain TestCase for the database: a second ModuleTestCase would run
 Tryton's generic tests of the module again.
 """
 import string
-import unittest
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -22,13 +21,12 @@ from trytond.model.exceptions import (
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    activate_module,
-    drop_db,
     with_transaction,
 )
 from trytond.transaction import Transaction
 
 from itsm_ticket.tests.test_work_hours import as_user, create_agent
+from itsm_ticket.tests.tools import ActivatedModuleCase
 
 from ..software import (
     ARCHITECTURES,
@@ -196,19 +194,9 @@ def create_asset(company, name="PC-001"):
     return asset
 
 
-class SoftwareTestCase(unittest.TestCase):
+class SoftwareTestCase(ActivatedModuleCase):
     "Publishers, software, versions and installations"
-
-    @classmethod
-    def setUpClass(cls):
-        drop_db()
-        activate_module('itsm_asset')
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+    module = 'itsm_asset'
 
     @with_transaction()
     def test_publisher_key(self):

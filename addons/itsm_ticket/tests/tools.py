@@ -2,10 +2,12 @@
 # repository for copyright notices and license terms.
 "Helpers for the tests and scenarios of the Service Desk"
 import datetime as dt
+import unittest
 from contextlib import contextmanager
 from unittest import mock
 
 from trytond.pool import Pool
+from trytond.tests.test_tryton import activate_module, drop_db
 
 
 @contextmanager
@@ -41,3 +43,20 @@ def create_sla_policy():
                                 'resolution_time': dt.timedelta(hours=8)}])],
                 }])
     return policy
+
+
+class ActivatedModuleCase(unittest.TestCase):
+    """Tests that share one database with `module` activated (from
+    DB_CACHE when set), dropped after the class"""
+    module = 'itsm_ticket'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        activate_module(cls.module)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        drop_db()
