@@ -17,6 +17,7 @@ from decimal import Decimal
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from .inventory_demo import generate_inventories
 from .software_demo import generate_licenses
 
 # (kind, manufacturer, model, price, cpu, cores, memory MiB, disk MiB, disk
@@ -95,6 +96,8 @@ def generate(demo):
         Fleet(demo).build()
     # The software installed and its licenses (software_demo.py)
     generate_licenses(demo)
+    with Transaction().set_context(company=demo.company.id):
+        generate_inventories(demo)
 
 
 class Fleet:

@@ -743,6 +743,13 @@ class AssetTestCase(ActivatedModuleCase):
         assert first['linked_tickets'] > 0
         assert first['expiring'] > 0
         assert first['events'] > len(first['assets'])
+        # Three machines reported by their agents, one request to review
+        assert first['inventories'] == [
+            ('done', 'fusioninventory-xml', True),
+            ('done', 'fusioninventory-xml', True),
+            ('done', 'glpi-json', True),
+            ('failed', None, False),
+            ]
         bigger = demo_snapshot(seed=7, size=2)
         assert len(bigger['assets']) > 1.5 * len(first['assets'])
 
@@ -816,6 +823,9 @@ def demo_snapshot(seed, size=1):
             'expiring': Expiry.search(
                 [('state', '=', 'expiring')], count=True),
             'events': Event.search([], count=True),
+            'inventories': sorted(
+                (i.state, i.format, i.asset_created)
+                for i in pool.get('itsm.inventory').search([])),
             }
         transaction.rollback()
     return snapshot
