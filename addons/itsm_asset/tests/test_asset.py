@@ -743,9 +743,8 @@ class AssetTestCase(ActivatedModuleCase):
         assert first['linked_tickets'] > 0
         assert first['expiring'] > 0
         assert first['events'] > len(first['assets'])
-        # Three machines reported by their agents, one request to review
+        # Two machines reported by their agents, one request to review
         assert first['inventories'] == [
-            ('done', 'fusioninventory-xml', True),
             ('done', 'fusioninventory-xml', True),
             ('done', 'glpi-json', True),
             ('failed', None, False),
