@@ -1,11 +1,30 @@
 # This file is part of the ITSM suite. See README.md at the top of the
 # repository for copyright notices and license terms.
 from email.utils import parseaddr
+from types import SimpleNamespace
 
 import trytond.config as config
+from trytond.cache import Cache
 from trytond.model import fields
 from trytond.pool import PoolMeta
 from trytond.pyson import Bool, Eval, If
+
+# What the email channel reads of the configuration for every message
+EMAIL_SETTINGS = [
+    'email_acknowledge', 'email_on_assignment', 'email_on_pending',
+    'email_on_resolution', 'email_auto_reply_limit', 'message_id_domain']
+
+
+def _email_sender():
+    name, address = parseaddr(config.get('email', 'from', default='') or '')
+    return name, address or 'servicedesk@localhost'
+
+
+def _message_id_domain_name(message_id_domain):
+    if message_id_domain:
+        return message_id_domain.strip().lower()
+    _, address = _email_sender()
+    return 'itsm.' + (address.rpartition('@')[2] or 'localhost').lower()
 
 
 class Configuration(metaclass=PoolMeta):
@@ -34,6 +53,10 @@ class Configuration(metaclass=PoolMeta):
         help="The domain of the Message-IDs of the emails sent, which names "
         "them as ours; no one must send email from it. "
         "Empty: 'itsm.' and the domain of the [email] from address.")
+    # Read for every message received and sent: a singleton costs two
+    # queries at the first read of each transaction.
+    _email_settings_cache = Cache(
+        'itsm.configuration.email_settings', context=False)
 
     @classmethod
     def default_email_acknowledge(cls):
@@ -58,13 +81,27 @@ class Configuration(metaclass=PoolMeta):
     @property
     def email_sender(self):
         "The name and address of [email] from"
-        name, address = parseaddr(
-            config.get('email', 'from', default='') or '')
-        return name, address or 'servicedesk@localhost'
+        return _email_sender()
 
     @property
     def message_id_domain_name(self):
-        if self.message_id_domain:
-            return self.message_id_domain.strip().lower()
-        _, address = self.email_sender
-        return 'itsm.' + (address.rpartition('@')[2] or 'localhost').lower()
+        return _message_id_domain_name(self.message_id_domain)
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        cls._email_settings_cache.clear()
+
+    @classmethod
+    def email_settings(cls):
+        """The settings of the email channel, as attributes; cached between
+        transactions until the configuration is modified"""
+        values = cls._email_settings_cache.get(None)
+        if values is None:
+            config_ = cls(1)
+            values = {n: getattr(config_, n) for n in EMAIL_SETTINGS}
+            cls._email_settings_cache.set(None, values)
+        return SimpleNamespace(**values,
+            email_sender=_email_sender(),
+            message_id_domain_name=_message_id_domain_name(
+                values['message_id_domain']))

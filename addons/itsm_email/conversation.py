@@ -317,7 +317,7 @@ class Message(metaclass=PoolMeta):
     def _over_automatic_limit(cls, address):
         pool = Pool()
         Configuration = pool.get('itsm.configuration')
-        limit = Configuration(1).email_auto_reply_limit
+        limit = Configuration.email_settings().email_auto_reply_limit
         if not limit:
             return False
         now = dt.datetime.now()
@@ -412,7 +412,7 @@ class Message(metaclass=PoolMeta):
         Attachment = pool.get('ir.attachment')
         Configuration = pool.get('itsm.configuration')
         ticket = self.ticket
-        config = Configuration(1)
+        config = Configuration.email_settings()
         mailbox = ticket.get_mailbox()
         if mailbox:
             from_name, from_address = mailbox.name, mailbox.address
@@ -460,7 +460,7 @@ class Message(metaclass=PoolMeta):
         pool = Pool()
         Configuration = pool.get('itsm.configuration')
         Email = pool.get('inbound.email')
-        config = Configuration(1)
+        config = Configuration.email_settings()
         inbox = email_.inbox
         since = dt.datetime.now() - RATE_WINDOW
         answered = Email.search_count([

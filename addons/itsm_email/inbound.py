@@ -326,7 +326,7 @@ class Email(metaclass=PoolMeta):
                 ticket=original.ticket)
             return
 
-        config = Configuration(1)
+        config = Configuration.email_settings()
         own_addresses = Inbox.own_addresses()
         own_domains = {config.message_id_domain_name}
         if is_bounce(parsed):

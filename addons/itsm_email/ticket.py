@@ -209,7 +209,7 @@ class Ticket(metaclass=PoolMeta):
         Message = pool.get('itsm.ticket.message')
         if not tickets:
             return
-        config = Configuration(1)
+        config = Configuration.email_settings()
         if (not getattr(config, EVENTS[event])
                 or not Transaction().context.get('itsm_notify', True)):
             return

@@ -582,6 +582,23 @@ class ItsmEmailTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(states, ['queued', 'queued', 'suppressed'])
 
     @with_transaction()
+    def test_email_settings_follow_the_configuration(self):
+        "The cached settings of the email channel change with the form"
+        pool = Pool()
+        Configuration = pool.get('itsm.configuration')
+        settings = Configuration.email_settings()
+        self.assertTrue(settings.email_acknowledge)
+        self.assertEqual(
+            settings.message_id_domain_name, 'itsm.oriale.example')
+        config = Configuration(1)
+        config.email_acknowledge = False
+        config.message_id_domain = ' Mail.Example '
+        config.save()
+        settings = Configuration.email_settings()
+        self.assertFalse(settings.email_acknowledge)
+        self.assertEqual(settings.message_id_domain_name, 'mail.example')
+
+    @with_transaction()
     def test_events_email_the_requester(self):
         "Assignment, waiting and resolution send the chosen emails"
         pool = Pool()
