@@ -6,20 +6,18 @@ The database tests live in their own class, without ModuleTestCase, so that
 Tryton's generic module tests are not run a second time: the class only
 activates the module, as ModuleTestCase.setUpClass does.
 """
-import unittest
 
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    activate_module,
-    drop_db,
     with_transaction,
 )
 from trytond.transaction import Transaction, check_access
 
 from ..relation import READINGS, SIDES, canonical, other_ticket_type, reaches
 from .test_module import create_user
+from .tools import ActivatedModuleCase
 
 
 def test_every_reading_is_a_side_and_reads_back():
@@ -58,19 +56,8 @@ def test_reaches_walks_one_level_at_a_time():
     assert not reaches(1, 9, children)
 
 
-class TicketRelationTestCase(unittest.TestCase):
+class TicketRelationTestCase(ActivatedModuleCase):
     "Relations between tickets and the merge of duplicates, in a database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('itsm_ticket')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     def relate(self, ticket, side, other):
         "Link other to ticket from ticket's form, as an agent does"

@@ -5,7 +5,6 @@ tickets of known dates, states and SLA outcomes, on the backend of the run
 (SQLite, or PostgreSQL with TRYTOND_DATABASE__URI)"""
 import datetime as dt
 import sqlite3
-import unittest
 from unittest.mock import patch
 from xml.etree import ElementTree
 
@@ -15,8 +14,6 @@ from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder, PYSONEncoder
 from trytond.tests.test_tryton import (
-    activate_module,
-    drop_db,
     with_transaction,
 )
 from trytond.transaction import Transaction, check_access
@@ -24,7 +21,7 @@ from trytond.transaction import Transaction, check_access
 from ..reporting import hours_between, period_start
 from ..workflow import TYPES
 from .test_module import create_user
-from .tools import create_sla_policy
+from .tools import ActivatedModuleCase, create_sla_policy
 
 D = dt.date
 T = dt.datetime
@@ -147,19 +144,8 @@ def totals(model, key, **context):
     return result
 
 
-class ReportingTestCase(unittest.TestCase):
+class ReportingTestCase(ActivatedModuleCase):
     "The figures of the Service Desk's reports"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('itsm_ticket')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     @with_transaction()
     def test_backlog_per_state(self):

@@ -6,19 +6,17 @@ A plain TestCase: a second ModuleTestCase would run Tryton's generic tests
 of the module again.
 """
 import datetime as dt
-import unittest
 
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    activate_module,
-    drop_db,
     with_transaction,
 )
 from trytond.transaction import Transaction, check_access
 
 from .test_module import create_user
+from .tools import ActivatedModuleCase
 
 MINUTES = dt.timedelta(minutes=1)
 
@@ -64,19 +62,8 @@ class _Stack:
             manager.__exit__(*exc)
 
 
-class WorkHoursTestCase(unittest.TestCase):
+class WorkHoursTestCase(ActivatedModuleCase):
     "Time logged on tickets and tasks, and the activity log"
-
-    @classmethod
-    def setUpClass(cls):
-        drop_db()
-        activate_module('itsm_ticket')
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     @with_transaction()
     def test_time_logged_on_ticket_and_task(self):
