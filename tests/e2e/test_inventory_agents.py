@@ -172,8 +172,8 @@ def test_fusioninventory_registers_this_machine(admin, first_run):
     packages = subprocess.run(['dpkg-query', '-W', '-f', '.'],
         capture_output=True, text=True).stdout.count('.')
     assert len(asset['installations']) == inventory['software_count']
+    assert packages > 0
     assert abs(len(asset['installations']) - packages) <= 5
-    assert len(asset['installations']) > 500
     assert [e['kind'] for e in events(admin, inventory['asset'])] == [
         'state', 'inventory']
 
