@@ -8,15 +8,19 @@ queue, after the transaction, never in the agent's request; its outcome
 (sent, failed with the server's answer, bounced later) is kept on the
 message for the agent to see.
 """
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import secrets
 import smtplib
 import socket
 import ssl
+import traceback
 from email.utils import getaddresses
 
 from sql.conditionals import Coalesce
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelView, fields
 from trytond.model.exceptions import AccessError, ValidationError
@@ -43,6 +47,9 @@ DELIVERY_STATES = [
     ]
 RATE_WINDOW = dt.timedelta(hours=1)
 MAX_ATTEMPTS = 6
+# How many queued messages a delivery task sends (trytond-worker only: as
+# shipped the task runs right after the transaction, all in one).
+DELIVERY_BATCH = 20
 # The fields an agent writes in a draft; once sent they are what was sent.
 _DRAFT_FIELDS = ['to_addresses', 'cc_addresses', 'subject', 'body']
 
@@ -100,6 +107,23 @@ def _describe(error):
     if isinstance(error, (socket.timeout, TimeoutError)):
         return gettext('itsm_email.msg_smtp_timeout')
     return _text(error) or type(error).__name__
+
+
+_deferred_deliveries = contextvars.ContextVar(
+    'itsm_email_deferred_deliveries', default=None)
+
+
+@contextlib.contextmanager
+def delivery_batch():
+    """Collect the messages queued for delivery inside, instead of queuing
+    them: the caller queues them at once (Message.queue_delivery), as few
+    tasks, or drops them with its rollback"""
+    messages = []
+    token = _deferred_deliveries.set(messages)
+    try:
+        yield messages
+    finally:
+        _deferred_deliveries.reset(token)
 
 
 class Message(metaclass=PoolMeta):
@@ -288,9 +312,14 @@ class Message(metaclass=PoolMeta):
 
     @classmethod
     def queue_delivery(cls, messages):
-        for message in messages:
-            if message.delivery_state == 'queued':
-                cls.__queue__.deliver([message])
+        "Queue the sending of the queued messages, DELIVERY_BATCH a task"
+        messages = [m for m in messages if m.delivery_state == 'queued']
+        deferred = _deferred_deliveries.get()
+        if deferred is not None:
+            deferred.extend(messages)
+        elif messages:
+            with Transaction().set_context(queue_batch=DELIVERY_BATCH):
+                cls.__queue__.deliver(messages)
 
     @classmethod
     def create_automatic(cls, ticket, subject, body):
@@ -339,10 +368,24 @@ class Message(metaclass=PoolMeta):
 
     @classmethod
     def deliver(cls, messages):
-        "Send the queued messages by SMTP and record the outcome (queued)"
+        """Send the queued messages by SMTP and record the outcome of each
+        on it (queued, several a task)"""
         for message in messages:
-            if message.delivery_state == 'queued':
+            if message.delivery_state != 'queued':
+                continue
+            try:
                 message._deliver()
+            except (backend.DatabaseOperationalError,
+                    backend.DatabaseIntegrityError):
+                raise
+            except Exception as exception:
+                # Not the SMTP server's answer (that is a DeliveryError):
+                # kept on the message, and the others of the task go on
+                # (their outcome would be undone with the task).
+                logger.exception("cannot deliver message %s", message.id)
+                message._delivery_failed(''.join(
+                        traceback.format_exception_only(exception)).strip(),
+                    permanent=True)
 
     def _deliver(self):
         outgoing, envelope_from = self.outgoing()

@@ -14,9 +14,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 import traceback
 
-from sql import Literal, Select
+import trytond.config as config
+from sql import Literal, Null, Select
 from sql.conditionals import Coalesce
 from sql.functions import Lower
 from trytond import backend
@@ -31,6 +33,7 @@ from trytond.transaction import Transaction
 from itsm_ticket import workflow
 
 from .autoreply import automatic_reason, is_bounce, parse_bounce
+from .conversation import delivery_batch
 from .mailparse import MailParseError, parse_message, read_summary
 from .threadmatch import (
     plus_address_numbers,
@@ -59,6 +62,15 @@ SUBJECT_MATCH_WINDOW = dt.timedelta(days=30)
 # The answers of robots that are not worth a ticket of their own.
 _AUTO_REPLY_KEYWORDS = ('auto-replied', 'autoreply', 'oof', 'x-autorespond',
     'x-autoreply', 'x-autoresponder', 'x-mail-autoreply')
+# The queue (ir.queue name) of the processing tasks: a task waiting there
+# for a company is found by the requests that store its messages.
+QUEUE_NAME = 'itsm_email'
+# How many received messages a processing task claims at a time, and how
+# long it goes on claiming before it queues itself again.
+PROCESS_BATCH = 50
+PROCESS_BUDGET = 10
+# How old a received message must be for the cron to see it as left behind.
+STRAY_AFTER = dt.timedelta(minutes=1)
 
 
 def message_key(parsed, raw):
@@ -212,12 +224,81 @@ class Email(metaclass=PoolMeta):
 
     @classmethod
     def queue_processing(cls, emails):
-        # One task for the messages stored together, in the order they
-        # came: the queue does not keep the order of its tasks, and a reply
-        # collected with the message it answers must come after it. A
-        # broken one does not hold the others back (see process_queued).
-        if emails:
-            cls.__queue__.process_queued(sorted(emails, key=lambda e: e.id))
+        """Have the received messages processed: by a task that claims the
+        messages waiting in their company, in the order they came (see
+        process_pending)"""
+        emails = sorted(emails, key=lambda e: e.id)
+        if not config.getboolean('queue', 'worker', default=False):
+            # As shipped the task runs right after the transaction that
+            # stored them: it takes those, and no batch waits to be taken.
+            if emails:
+                cls.__queue__.process_queued(emails)
+            return
+        loose = [e for e in emails if not e.inbox.company]
+        if loose:
+            # Kept as failed at once: nothing to thread them in.
+            cls.__queue__.process_queued(loose)
+        cls.queue_pending(
+            sorted({e.inbox.company.id for e in emails if e.inbox.company}))
+
+    @classmethod
+    def queue_pending(cls, company_ids, force=False):
+        """Queue the task that processes the received messages of the
+        companies, unless one is already waiting for a worker: a task that
+        has started has claimed its messages and does not count. Without
+        trytond-worker ([queue] worker = False) a task runs right after the
+        transaction that queued it, and looks as waiting until it ends:
+        every transaction queues its own."""
+        Company = Pool().get('company.company')
+        if not company_ids:
+            return
+        if not force and config.getboolean('queue', 'worker', default=False):
+            waiting = cls._waiting_companies()
+            company_ids = [c for c in company_ids if c not in waiting]
+        if company_ids:
+            # The task takes whatever its company received, from any
+            # request: the context of the one that queued it (a demo
+            # without notifications) must not decide for the others.
+            with Transaction().set_context(
+                    queue_name=QUEUE_NAME, itsm_notify=True):
+                Company.__queue__.itsm_process_emails(
+                    [Company(c) for c in company_ids])
+
+    @classmethod
+    def _waiting_companies(cls):
+        "The companies whose processing task waits for a worker"
+        Queue = Pool().get('ir.queue')
+        queue = Queue.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*queue.select(queue.data,
+                where=(queue.name == QUEUE_NAME)
+                & (queue.dequeued_at == Null)))
+        waiting = set()
+        for data, in cursor:
+            if isinstance(data, (str, bytes)):
+                data = json.loads(data)
+            if (data.get('model') == 'company.company'
+                    and data.get('method') == 'itsm_process_emails'):
+                waiting.update(data.get('instances') or [])
+        return waiting
+
+    @classmethod
+    def itsm_process_stray(cls):
+        """Queue the processing of the messages left received (a task lost
+        or stored in a race with the task it counted on): run by the cron"""
+        Inbox = Pool().get('inbound.email.inbox')
+        email = cls.__table__()
+        inbox = Inbox.__table__()
+        cursor = Transaction().connection.cursor()
+        since = dt.datetime.now() - STRAY_AFTER
+        cursor.execute(*email.join(inbox,
+                condition=email.inbox == inbox.id).select(
+                inbox.company,
+                where=(email.state == 'received')
+                & (inbox.company != Null)
+                & (email.create_date < since),
+                group_by=[inbox.company]))
+        cls.queue_pending(sorted(c for c, in cursor))
 
     @classmethod
     @ModelView.button
@@ -236,14 +317,70 @@ class Email(metaclass=PoolMeta):
                 email_.process_for_service_desk()
 
     @classmethod
-    def process_queued(cls, emails):
-        """Process the messages in order as a task of the queue, in a
-        transaction of its own: an unexpected error undoes the task's work,
-        keeps that message as failed with the error, for an administrator,
-        and queues the others again"""
+    def _claim(cls, company_ids, limit):
+        """The next received messages of the companies, in id order, locked
+        for this transaction: on PostgreSQL concurrent tasks skip those
+        another one holds; SQLite has a single writer"""
+        Inbox = Pool().get('inbound.email.inbox')
         transaction = Transaction()
-        emails = [e for e in emails if e.state == 'received']
-        for index, email_ in enumerate(emails):
+        database = transaction.database
+        email = cls.__table__()
+        inbox = Inbox.__table__()
+        # One table in the query: the lock is on the messages only.
+        query = email.select(email.id,
+            where=(email.state == 'received')
+            & email.inbox.in_(inbox.select(inbox.id,
+                    where=inbox.company.in_(list(company_ids)))),
+            order_by=[email.id.asc], limit=limit)
+        if database.has_select_for():
+            For = database.get_select_for_skip_locked()
+            query.for_ = For('UPDATE')
+        cursor = transaction.connection.cursor()
+        cursor.execute(*query)
+        return cls.browse([i for i, in cursor])
+
+    @classmethod
+    def process_pending(cls, company_ids, batch=PROCESS_BATCH,
+            budget=PROCESS_BUDGET):
+        """Process the received messages of the companies as a task of the
+        queue: batches of the oldest first, each in one transaction and in
+        id order, so that a reply stored with its original comes after it,
+        and the acknowledgements of a batch queued as few delivery tasks.
+
+        An unexpected error undoes its batch, keeps that message as failed
+        with the error, for an administrator, and the others go again.
+        Errors of concurrent writers go up: the queue runs the task again.
+        After budget seconds of full batches, with trytond-worker, the task
+        queues itself again and ends, for the other tasks' sake."""
+        pool = Pool()
+        Message = pool.get('itsm.ticket.message')
+        transaction = Transaction()
+        has_worker = config.getboolean('queue', 'worker', default=False)
+        started = time.monotonic()
+        while True:
+            emails = cls._claim(company_ids, batch)
+            if not emails:
+                return
+            with delivery_batch() as acknowledgements:
+                failed = cls._process_batch(emails)
+            if failed is None:
+                Message.queue_delivery(acknowledgements)
+                if len(emails) < batch:
+                    return
+            else:
+                cls._record_failure(*failed)
+            if has_worker and time.monotonic() - started > budget:
+                cls.queue_pending(company_ids, force=True)
+                return
+            # The next batch sees the messages stored in the meantime.
+            transaction.commit()
+
+    @classmethod
+    def _process_batch(cls, emails):
+        """Process the emails in order; return the one that failed and why
+        (its batch rolled back), or None"""
+        transaction = Transaction()
+        for email_ in emails:
             try:
                 email_.process_for_service_desk()
             except (backend.DatabaseOperationalError,
@@ -259,18 +396,41 @@ class Email(metaclass=PoolMeta):
                     reason = ''.join(traceback.format_exception_only(
                             exception)).strip()
                 transaction.rollback()
-                email_ = cls(email_.id)
-                cls.write([email_], {
-                        **email_._failure_summary(),
-                        'state': 'failed',
-                        'reason': gettext(
-                            'itsm_email.msg_email_failed', error=reason),
-                        'processed_at': dt.datetime.now(),
-                        })
-                # The rollback undid the ones before: they go again.
-                cls.queue_processing(
-                    [cls(e.id) for i, e in enumerate(emails) if i != index])
+                return email_.id, reason
+        return None
+
+    @classmethod
+    def _record_failure(cls, email_id, reason):
+        email_ = cls(email_id)
+        cls.write([email_], {
+                **email_._failure_summary(),
+                'state': 'failed',
+                'reason': gettext(
+                    'itsm_email.msg_email_failed', error=reason),
+                'processed_at': dt.datetime.now(),
+                })
+
+    @classmethod
+    def process_queued(cls, emails):
+        """Process these messages in order as a task of the queue, the way
+        of process_pending: the task queued by the transaction that stored
+        them when it runs right after it ([queue] worker = False), those of
+        a mailbox without company"""
+        pool = Pool()
+        Message = pool.get('itsm.ticket.message')
+        transaction = Transaction()
+        ids = [e.id for e in emails]
+        while True:
+            emails = [e for e in cls.browse(ids) if e.state == 'received']
+            with delivery_batch() as acknowledgements:
+                failed = cls._process_batch(emails)
+            if failed is None:
+                Message.queue_delivery(acknowledgements)
                 return
+            cls._record_failure(*failed)
+            # The rollback undid the ones before: they go again.
+            transaction.commit()
+            ids.remove(failed[0])
 
     def _keep(self, state, reason, **values):
         self.state = state
@@ -614,3 +774,27 @@ class ContactMechanism(metaclass=PoolMeta):
         # Party.find_by_email looks every sender up by the address.
         cls._sql_indexes.add(
             Index(table, (Lower(table.value), Index.Equality())))
+
+
+class Company(metaclass=PoolMeta):
+    __name__ = 'company.company'
+
+    @classmethod
+    def itsm_process_emails(cls, companies):
+        "Process the received messages of the companies (queued)"
+        Email = Pool().get('inbound.email')
+        Email.process_pending([c.id for c in companies])
+
+
+class Queue(metaclass=PoolMeta):
+    __name__ = 'ir.queue'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        table = cls.__table__()
+        # Every stored message looks for the waiting processing task of
+        # its company (Email.queue_pending).
+        cls._sql_indexes.add(
+            Index(table, (table.name, Index.Equality()),
+                where=table.dequeued_at == Null))

@@ -387,4 +387,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.extend([
                 ('inbound.email.inbox|collect_mailboxes',
                     "Collect Service Desk Mailboxes"),
+                ('inbound.email|itsm_process_stray',
+                    "Process Received Emails Left Behind"),
                 ])

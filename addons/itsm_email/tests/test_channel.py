@@ -127,6 +127,107 @@ class WebhookTestCase(_ChannelTestCase):
         self.assertEqual(state, 'done')
         self.assertTrue(number)
 
+    def store(self, subjects):
+        "Store the messages in one committed transaction, not processed"
+        pool = Pool(DB_NAME)
+        Email = pool.get('inbound.email')
+        Inbox = pool.get('inbound.email.inbox')
+        with Transaction().start(DB_NAME, 0) as transaction:
+            inbox = Inbox(self.inbox_id)
+            emails = [Email(inbox=inbox, data_type='raw', data=email_message(
+                        subject=s, sender=f'{s.split()[-1]}@client.example'))
+                for s in subjects]
+            for email_ in emails:
+                inbox.process(email_)
+            Email.save(emails)
+            ids = [e.id for e in emails]
+            transaction.commit()
+        return ids
+
+    def test_one_failure_in_a_batch_keeps_only_itself(self):
+        "A crash fails its message; the others of the batch are done"
+        pool = Pool(DB_NAME)
+        Ticket = pool.get('itsm.ticket')
+        original = Ticket._add_email_message
+
+        def broken(self, email_, *args, **kwargs):
+            if 'Crash' in (email_.subject or ''):
+                raise RuntimeError("disk on fire")
+            return original(self, email_, *args, **kwargs)
+
+        def process():
+            Company = pool.get('company.company')
+            Company.itsm_process_emails([Company(self.company_id)])
+        self.store(["Batch fine one", "Batch Crash two", "Batch fine three"])
+        with mock.patch.object(Ticket, '_add_email_message', broken):
+            committed(process)
+        states = [(state, subject, bool(number), reason and 'fire' in reason)
+            for state, subject, number, reason in self.emails()
+            if subject and subject.startswith("Batch")]
+        self.assertEqual(states, [
+                ('done', "Batch fine one", True, None),
+                ('failed', "Batch Crash two", False, True),
+                ('done', "Batch fine three", True, None),
+                ])
+
+    def test_failure_in_one_request_keeps_only_itself(self):
+        "As shipped, a crash among messages stored together fails only it"
+        pool = Pool(DB_NAME)
+        Email = pool.get('inbound.email')
+        Inbox = pool.get('inbound.email.inbox')
+        Ticket = pool.get('itsm.ticket')
+        original = Ticket._add_email_message
+
+        def broken(self, email_, *args, **kwargs):
+            if 'Crash' in (email_.subject or ''):
+                raise RuntimeError("disk on fire")
+            return original(self, email_, *args, **kwargs)
+
+        def store():
+            # As the collector does: one transaction, one task after it.
+            inbox = Inbox(self.inbox_id)
+            emails = [Email(inbox=inbox, data_type='raw', data=email_message(
+                        subject=s, sender=f'{s.split()[-1]}@client.example'))
+                for s in ["Shipped one", "Shipped Crash two",
+                    "Shipped three"]]
+            for email_ in emails:
+                inbox.process(email_)
+            Email.save(emails)
+        with mock.patch.object(Ticket, '_add_email_message', broken):
+            committed(store)
+        self.assertEqual([(state, subject, bool(number))
+                for state, subject, number, _ in self.emails()
+                if subject and subject.startswith("Shipped")], [
+                ('done', "Shipped one", True),
+                ('failed', "Shipped Crash two", False),
+                ('done', "Shipped three", True),
+                ])
+
+    def test_concurrent_claims_are_disjoint(self):
+        "On PostgreSQL two tasks claim different messages (SKIP LOCKED)"
+        pool = Pool(DB_NAME)
+        Email = pool.get('inbound.email')
+        with Transaction().start(DB_NAME, 0) as transaction:
+            skip = not transaction.database.has_select_for()
+        if skip:
+            self.skipTest("SQLite has a single writer")
+        ids = self.store([f"Claim {n}" for n in range(4)])
+        with Transaction().start(DB_NAME, 0) as first:
+            mine = [e.id for e in Email._claim([self.company_id], 2)]
+            with Transaction().new_transaction() as second:
+                theirs = [e.id for e in Email._claim([self.company_id], 4)]
+                second.rollback()
+            first.rollback()
+        self.assertEqual(mine, ids[:2])
+        self.assertEqual(theirs, ids[2:])
+
+        def process():
+            Email.process_pending([self.company_id])
+        committed(process)
+        self.assertEqual(
+            {e[0] for e in self.emails() if e[1].startswith("Claim")},
+            {'done'})
+
     def test_acknowledgement_goes_out_after_commit(self):
         "The acknowledgement is sent by the queue to the requester"
         self.sink.messages.clear()

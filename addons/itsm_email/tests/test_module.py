@@ -3,6 +3,7 @@
 import datetime as dt
 import email
 from email import policy
+from unittest import mock
 
 import trytond.config as config
 from trytond.model.exceptions import AccessError, ValidationError
@@ -564,6 +565,36 @@ class ItsmEmailTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(len(retries), 1)
 
     @with_transaction()
+    def test_delivery_batch_records_each_outcome(self):
+        "In a delivery task of several, a crash fails only its message"
+        pool = Pool()
+        Message = pool.get('itsm.ticket.message')
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            acks = []
+            for n in range(3):
+                ticket = receive(inbox, email_message(
+                        subject=f"Deliver {n}",
+                        sender=f'd{n}@client.example')).ticket
+                acks += [m for m in ticket.messages if m.automatic]
+            outgoing = Message.outgoing
+
+            def broken(self):
+                if self.id == acks[1].id:
+                    raise RuntimeError("template on fire")
+                return outgoing(self)
+            with mock.patch.object(Message, 'outgoing', broken):
+                Message.deliver(acks)
+        acks = Message.browse(acks)
+        self.assertEqual([m.delivery_state for m in acks],
+            ['sent', 'failed', 'sent'])
+        self.assertIn('template on fire', acks[1].delivery_error)
+        self.assertEqual(
+            sorted(r for _, rcpt, _ in self.sink.messages for r in rcpt),
+            ['d0@client.example', 'd2@client.example'])
+
+    @with_transaction()
     def test_automatic_emails_are_rate_limited(self):
         "Past the hourly limit an address gets no more automatic email"
         pool = Pool()
@@ -653,6 +684,170 @@ class ItsmEmailTestCase(CompanyTestMixin, ModuleTestCase):
                 self.assertEqual(
                     Inbox.read([inbox.id], ['password'])[0]['password'],
                     's3cret')
+
+    # Processing the received messages in batches (Email.process_pending)
+
+    def store(self, inbox, raw):
+        "Store the message as the webhook does, without processing it"
+        Email = Pool().get('inbound.email')
+        email_ = Email(inbox=inbox, data=raw, data_type='raw')
+        inbox.process(email_)
+        email_.save()
+        return email_
+
+    @with_transaction()
+    def test_one_task_processes_the_received_in_id_order(self):
+        "One task takes the received messages of its company, oldest first"
+        pool = Pool()
+        Company = pool.get('company.company')
+        Email = pool.get('inbound.email')
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            stored = [self.store(inbox, email_message(
+                        subject=f"Batch {n}", sender=f'b{n}@client.example'))
+                for n in range(5)]
+            self.assertEqual({e.state for e in stored}, {'received'})
+            Company.itsm_process_emails([company])
+        emails = Email.browse([e.id for e in stored])
+        self.assertEqual({e.state for e in emails}, {'done'})
+        # The tickets were opened in the order the messages came.
+        tickets = [e.ticket.id for e in emails]
+        self.assertEqual(tickets, sorted(tickets))
+        self.assertEqual(len(set(tickets)), 5)
+
+    @with_transaction()
+    def test_batch_claims_at_most_its_size(self):
+        "A task claims a batch at a time, and goes on until none is left"
+        pool = Pool()
+        Email = pool.get('inbound.email')
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            stored = [self.store(inbox, email_message(
+                        subject=f"Claim {n}", sender=f'c{n}@client.example'))
+                for n in range(3)]
+            claimed = Email._claim([company.id], 2)
+            self.assertEqual(claimed, stored[:2])
+            # Less than a full batch: one round, no commit in between.
+            Email.process_pending([company.id], batch=5)
+        self.assertEqual(
+            {e.state for e in Email.browse(stored)}, {'done'})
+
+    @with_transaction()
+    def test_reply_in_the_same_batch_joins_its_ticket(self):
+        "A reply stored with its original comes after it and threads in"
+        pool = Pool()
+        Company = pool.get('company.company')
+        Email = pool.get('inbound.email')
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            original = self.store(inbox, email_message(
+                    subject="Scanner jammed",
+                    message_id='<scan-1@client.example>'))
+            reply = self.store(inbox, email_message(
+                    subject="Re: Scanner jammed", body="Still jammed.",
+                    in_reply_to='<scan-1@client.example>',
+                    references='<scan-1@client.example>'))
+            Company.itsm_process_emails([company])
+        original, reply = Email.browse([original.id, reply.id])
+        self.assertEqual((original.state, reply.state), ('done', 'done'))
+        self.assertEqual(reply.ticket, original.ticket)
+        self.assertEqual(len(original.ticket.messages), 3)  # with the ack
+
+    @with_transaction()
+    def test_acknowledgements_of_a_batch_share_delivery_tasks(self):
+        "The acknowledgements of a batch are queued together, then sent"
+        pool = Pool()
+        Company = pool.get('company.company')
+        Queue = pool.get('ir.queue')
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            for n in range(3):
+                self.store(inbox, email_message(
+                        subject=f"Ack {n}", sender=f'a{n}@client.example'))
+            before = Queue.search([('name', '=', 'default')])
+            Company.itsm_process_emails([company])
+        tasks = [t for t in Queue.search([('name', '=', 'default')])
+            if t not in before]
+        self.assertEqual(len(tasks), 1)
+        self.assertEqual(tasks[0].data['method'], 'deliver')
+        self.assertEqual(len(tasks[0].data['instances']), 3)
+        sent = self.deliver_queued()
+        self.assertEqual(
+            sorted(str(m['To']) for m in sent),
+            [f'a{n}@client.example' for n in range(3)])
+
+    @with_transaction()
+    def test_one_waiting_task_per_company(self):
+        "With trytond-worker, stored messages share the task still waiting"
+        pool = Pool()
+        Queue = pool.get('ir.queue')
+        company = create_company()
+        other = create_company(name="Other")
+
+        def waiting():
+            return Queue.search([
+                    ('name', '=', 'itsm_email'),
+                    ('dequeued_at', '=', None),
+                    ])
+        old = config.get('queue', 'worker', default=None)
+        config.set('queue', 'worker', 'True')
+        self.addCleanup(config.set, 'queue', 'worker', old or 'False')
+        with set_company(company):
+            inbox = create_mailbox(company)
+            for n in range(6):
+                self.store(inbox, email_message(subject=f"Wait {n}"))
+            tasks = waiting()
+            self.assertEqual(len(tasks), 1)
+            self.assertEqual(list(tasks[0].data['instances']), [company.id])
+            self.assertEqual(
+                tasks[0].data['method'], 'itsm_process_emails')
+
+            # A task that started has claimed its messages: a new one.
+            Queue.write(tasks, {'dequeued_at': dt.datetime.now()})
+            self.store(inbox, email_message(subject="After start"))
+            self.assertEqual(len(waiting()), 1)
+        with set_company(other):
+            other_inbox = create_mailbox(
+                other, address='desk@other.example')
+            self.store(other_inbox, email_message(
+                    subject="Other", to='desk@other.example'))
+        self.assertEqual(
+            sorted(t.data['instances'][0] for t in waiting()),
+            sorted([company.id, other.id]))
+
+    @with_transaction()
+    def test_stray_received_email_is_picked_up(self):
+        "The cron queues the processing of a message left received"
+        pool = Pool()
+        Company = pool.get('company.company')
+        Email = pool.get('inbound.email')
+        Queue = pool.get('ir.queue')
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            stray = self.store(inbox, email_message(subject="Left behind"))
+        Queue.delete(Queue.search([('name', '=', 'itsm_email')]))
+        Email.itsm_process_stray()
+        # Too young: its own task may still be on its way.
+        self.assertFalse(Queue.search([('name', '=', 'itsm_email')]))
+
+        table = Email.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.create_date],
+                [dt.datetime.now() - dt.timedelta(minutes=5)],
+                where=table.id == stray.id))
+        Email.itsm_process_stray()
+        task, = Queue.search([('name', '=', 'itsm_email')])
+        self.assertEqual(
+            (task.data['method'], list(task.data['instances'])),
+            ('itsm_process_emails', [company.id]))
+        with set_company(company):
+            Company.itsm_process_emails([company])
+        self.assertEqual(Email(stray.id).state, 'done')
 
 
 del ModuleTestCase
