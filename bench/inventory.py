@@ -2,7 +2,8 @@
 the asset list holds with a large fleet.
 
 Builds a demo database (SQLite, or PostgreSQL with --database-uri or
-ITSM_DATABASE_URI), adds --assets assets (100,000 by default) with a
+ITSM_DATABASE_URI) with the demo generator (--size N: its fleet grows
+with the employees), adds --assets assets (100,000 by default) with a
 network interface each by SQL, serves it with `itsm serve` as shipped
 ([queue] worker = False: the processing task runs in the server right after
 the request that stored the inventory) and POSTs zlib-compressed
@@ -284,9 +285,10 @@ def measure_lists(admin, repeat):
     return results
 
 
-def run(settings, machines, clients, assets, repeat):
-    print(f"{settings.database}: building the demo database…", flush=True)
-    set_up(settings, reset=True, size=1)
+def run(settings, machines, clients, assets, repeat, size=1):
+    print(f"{settings.database}: building the demo database (size {size})…",
+        flush=True)
+    set_up(settings, reset=True, size=size)
     if assets:
         print(f"{settings.database}: inserting {assets} assets…",
             flush=True)
@@ -411,6 +413,9 @@ def main():
         help="machines a run (default: %(default)s)")
     parser.add_argument('--clients', type=int, nargs='+', default=[1],
         help="concurrent HTTP clients (default: 1)")
+    parser.add_argument('--size', type=int, default=1,
+        help="the demo generator's size: its fleet grows with the "
+        "employees (default: %(default)s)")
     parser.add_argument('--assets', type=int, default=100_000,
         help="assets added by SQL first (default: %(default)s)")
     parser.add_argument('--repeat', type=int, default=40,
@@ -422,7 +427,7 @@ def main():
         database='bench_inventory')
     try:
         rows, list_results, total = run(settings, args.machines,
-            args.clients, args.assets, args.repeat)
+            args.clients, args.assets, args.repeat, size=args.size)
     finally:
         if not args.keep:
             drop_database(settings)
