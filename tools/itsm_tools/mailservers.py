@@ -406,12 +406,11 @@ def postfix(tmpdir, pipe_command, port, *, user=PIPE_USER, flags='DORq',
 def mailgate_command(url, user=PIPE_USER, timeout=10):
     """The command line that runs `itsm-mailgate --url url` as user.
 
-    The venv's console script when user can run it; otherwise (a venv
-    whose interpreter lives under /root, which is 0700) the same module run
-    by the system's python3, which is enough: the gate needs only the
-    standard library.
+    The venv's console script when user can run it; otherwise (a venv or
+    a checkout under a folder only root enters: /root, mktemp -d) a copy of
+    the gate in a folder anyone reads, run by the system's python3, which
+    is enough: the gate needs only the standard library.
     """
-    tools = Path(__file__).resolve().parents[1]
     args = ['--url', url, '--timeout', str(timeout)]
     script = Path(sys.executable).parent / 'itsm-mailgate'
     if script.exists():
@@ -425,8 +424,12 @@ def mailgate_command(url, user=PIPE_USER, timeout=10):
     if not python:
         raise MissingProgram(f"{user} cannot run {script} and there is no "
             "/usr/bin/python3 to run the mail gate with")
-    return ['/usr/bin/env', f'PYTHONPATH={tools}', python,
-        '-m', 'itsm_tools.mailgate', *args]
+    folder = Path(tempfile.mkdtemp(prefix='itsm-mailgate-'))
+    folder.chmod(0o755)
+    gate = folder / 'mailgate.py'
+    shutil.copyfile(Path(__file__).with_name('mailgate.py'), gate)
+    gate.chmod(0o644)
+    return [python, str(gate), *args]
 
 
 class Dovecot(_Server):
