@@ -27,6 +27,8 @@ from trytond.transaction import (
     without_check_access,
 )
 
+from itsm_ticket.search import rec_name_domain
+
 KINDS = [
     ('desktop', "Desktop"),
     ('laptop', "Laptop"),
@@ -411,15 +413,7 @@ class Asset(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('name', *clause[1:]),
-            ('asset_tag', *clause[1:]),
-            ('serial', *clause[1:]),
-            ]
+        return rec_name_domain(clause, 'name', 'asset_tag', 'serial')
 
     @classmethod
     def get_warranty_state(cls, assets, name):
@@ -729,10 +723,7 @@ class Asset(Workflow, ModelSQL, ModelView):
     @transition('store')
     def store(cls, assets):
         "Back to stock: the asset is no longer anyone's"
-        cls.write([a for a in assets if a.employee or a.party], {
-                'employee': None,
-                'party': None,
-                })
+        cls._unassign(assets)
 
     @classmethod
     @ModelView.button
@@ -745,6 +736,10 @@ class Asset(Workflow, ModelSQL, ModelView):
     @transition('retire')
     def retire(cls, assets):
         "Out of use: the asset is no longer anyone's"
+        cls._unassign(assets)
+
+    @classmethod
+    def _unassign(cls, assets):
         cls.write([a for a in assets if a.employee or a.party], {
                 'employee': None,
                 'party': None,
@@ -840,15 +835,7 @@ class AssetNetworkInterface(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('name', *clause[1:]),
-            ('mac', *clause[1:]),
-            ('ip_addresses', *clause[1:]),
-            ]
+        return rec_name_domain(clause, 'name', 'mac', 'ip_addresses')
 
 
 class AssetEvent(ModelSQL, ModelView):

@@ -15,7 +15,10 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
+from itsm_ticket.search import rec_name_domain
+
 from .expiry import EXPIRY_STATES
+from .link import LinkMixin
 
 TYPES = [
     ('invoice', "Invoice"),
@@ -114,15 +117,7 @@ class Document(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('name', *clause[1:]),
-            ('reference', *clause[1:]),
-            ('filename', *clause[1:]),
-            ]
+        return rec_name_domain(clause, 'name', 'reference', 'filename')
 
     @classmethod
     def view_attributes(cls):
@@ -169,7 +164,7 @@ class Document(ModelSQL, ModelView):
         return super().copy(documents, default=default)
 
 
-class AssetDocument(ModelSQL):
+class AssetDocument(LinkMixin, ModelSQL):
     "Links an asset and a document"
     __name__ = 'itsm.asset-itsm.asset.document'
     __string__ = "Asset Document Link"
@@ -179,18 +174,7 @@ class AssetDocument(ModelSQL):
     document = fields.Many2One(
         'itsm.asset.document', "Document", required=True,
         ondelete='CASCADE')
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.update({'asset', 'document'})
-        table = cls.__table__()
-        cls._sql_indexes.update({
-                Index(table,
-                    (table.asset, Index.Range()),
-                    (table.document, Index.Range())),
-                Index(table, (table.document, Index.Range())),
-                })
+    _link = ('asset', 'document')
 
 
 class Asset(metaclass=PoolMeta):

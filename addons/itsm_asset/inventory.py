@@ -53,6 +53,8 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.url import http_host
 
+from itsm_ticket.search import rec_name_domain
+
 from .agent_protocol import (
     DEFAULT_MAX_SIZE,
     ProtocolError,
@@ -734,14 +736,7 @@ class Inventory(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('name', *clause[1:]),
-            ('device_id', *clause[1:]),
-            ]
+        return rec_name_domain(clause, 'name', 'device_id')
 
     def get_data_filename(self, name):
         if self.stored_as == 'zlib':

@@ -18,6 +18,10 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction
 
+from itsm_ticket.search import rec_name_domain
+
+from .link import LinkMixin
+
 TYPES = [
     ('device', "Per Device"),
     ('user', "Per User"),
@@ -199,15 +203,8 @@ class License(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('name', *clause[1:]),
-            ('software.rec_name', *clause[1:]),
-            ('reference', *clause[1:]),
-            ]
+        return rec_name_domain(
+            clause, 'name', 'software.rec_name', 'reference')
 
     @classmethod
     def get_assigned(cls, licenses, name):
@@ -380,15 +377,8 @@ class Assignment(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('license.rec_name', *clause[1:]),
-            ('asset.rec_name', *clause[1:]),
-            ('employee.rec_name', *clause[1:]),
-            ]
+        return rec_name_domain(
+            clause, 'license.rec_name', 'asset.rec_name', 'employee.rec_name')
 
     @classmethod
     def _validate(cls, assignments, field_names=None):
@@ -431,7 +421,7 @@ class Assignment(ModelSQL, ModelView):
                         company=license.company.rec_name))
 
 
-class LicenseDocument(ModelSQL):
+class LicenseDocument(LinkMixin, ModelSQL):
     "Links a license and a contract document"
     __name__ = 'itsm.license-itsm.asset.document'
     __string__ = "License Document Link"
@@ -441,18 +431,7 @@ class LicenseDocument(ModelSQL):
     document = fields.Many2One(
         'itsm.asset.document', "Document", required=True,
         ondelete='CASCADE')
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.update({'license', 'document'})
-        t = cls.__table__()
-        cls._sql_indexes.update({
-                Index(t,
-                    (t.license, Index.Range()),
-                    (t.document, Index.Range())),
-                Index(t, (t.document, Index.Range())),
-                })
+    _link = ('license', 'document')
 
 
 class Document(metaclass=PoolMeta):

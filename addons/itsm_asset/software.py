@@ -25,6 +25,8 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 
+from itsm_ticket.search import rec_name_domain
+
 # What separates the publisher from the name in a software's key
 KEY_SEPARATOR = '|'
 # Legal forms stripped from the end of a publisher's name, compared without
@@ -334,14 +336,7 @@ class Software(KeyMixin, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('name', *clause[1:]),
-            ('publisher.name', *clause[1:]),
-            ]
+        return rec_name_domain(clause, 'name', 'publisher.name')
 
     @classmethod
     def compute_key(cls, values, record=None):

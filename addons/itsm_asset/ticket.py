@@ -8,9 +8,11 @@ the field's search context names the requester (``itsm_requester``) and its
 search order sorts on ``itsm.asset.of_requester``, which both the search
 window and the completion of sao send to the server.
 """
-from trytond.model import Index, ModelSQL, fields
+from trytond.model import ModelSQL, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
+
+from .link import LinkMixin
 
 # The order the requester's assets are offered in
 REQUESTER_FIRST = [
@@ -66,7 +68,7 @@ class Ticket(metaclass=PoolMeta):
         return result
 
 
-class TicketAsset(ModelSQL):
+class TicketAsset(LinkMixin, ModelSQL):
     "Links a ticket and an asset"
     __name__ = 'itsm.ticket-itsm.asset'
     __string__ = "Ticket Asset"
@@ -75,21 +77,10 @@ class TicketAsset(ModelSQL):
         'itsm.ticket', "Ticket", required=True, ondelete='CASCADE')
     asset = fields.Many2One(
         'itsm.asset', "Asset", required=True, ondelete='CASCADE')
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.update({'ticket', 'asset'})
-        table = cls.__table__()
-        cls._sql_indexes.update({
-                Index(table,
-                    (table.ticket, Index.Range()),
-                    (table.asset, Index.Range())),
-                Index(table, (table.asset, Index.Range())),
-                })
+    _link = ('ticket', 'asset')
 
 
-class TicketDocument(ModelSQL):
+class TicketDocument(LinkMixin, ModelSQL):
     "Links a ticket and an asset document"
     __name__ = 'itsm.ticket-itsm.asset.document'
     __string__ = "Ticket Asset Document"
@@ -99,18 +90,7 @@ class TicketDocument(ModelSQL):
     document = fields.Many2One(
         'itsm.asset.document', "Document", required=True,
         ondelete='CASCADE')
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.update({'ticket', 'document'})
-        table = cls.__table__()
-        cls._sql_indexes.update({
-                Index(table,
-                    (table.ticket, Index.Range()),
-                    (table.document, Index.Range())),
-                Index(table, (table.document, Index.Range())),
-                })
+    _link = ('ticket', 'document')
 
 
 class Asset(metaclass=PoolMeta):

@@ -12,6 +12,7 @@ from trytond.transaction import Transaction
 
 from . import workflow
 from .priority import IMPACTS, PRIORITIES, URGENCIES, matrix_priority
+from .search import rec_name_domain
 
 CHANNELS = [
     ('backend', "Backend"),
@@ -367,14 +368,7 @@ class Ticket(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('number', *clause[1:]),
-            ('subject', *clause[1:]),
-            ]
+        return rec_name_domain(clause, 'number', 'subject')
 
     @staticmethod
     def order_priority(tables):
