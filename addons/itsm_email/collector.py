@@ -16,6 +16,8 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from .aftercommit import AfterCommit
+
 __all__ = [
     'CollectError', 'Settings', 'open_client', 'MarkAfterCommit',
     'scrub']
@@ -229,9 +231,9 @@ def _text(data):
         for d in (data or []) if d)
 
 
-class MarkAfterCommit:
-    """A Tryton data manager: marks the fetched messages on the server after
-    the commit, logs out either way"""
+class MarkAfterCommit(AfterCommit):
+    """Marks the fetched messages on the server after the commit, logs out
+    either way"""
 
     def __init__(self, client, uids):
         self.client = client
@@ -243,19 +245,7 @@ class MarkAfterCommit:
     def __hash__(self):
         return id(self)
 
-    def abort(self, transaction):
-        self._close()
-
-    def tpc_begin(self, transaction):
-        pass
-
-    def commit(self, transaction):
-        pass
-
-    def tpc_vote(self, transaction):
-        pass
-
-    def tpc_finish(self, transaction):
+    def finish(self, transaction):
         try:
             self.client.mark(self.uids)
         except Exception as error:
@@ -265,10 +255,7 @@ class MarkAfterCommit:
                 len(self.uids), self.client.settings.host,
                 scrub(error, self.client.settings))
         finally:
-            self._close()
+            self.client.close()
 
-    def tpc_abort(self, transaction):
-        self._close()
-
-    def _close(self):
+    def discard(self, transaction):
         self.client.close()

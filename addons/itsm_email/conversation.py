@@ -27,6 +27,7 @@ from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.sendmail import get_smtp_server
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from .autoreply import over_rate_limit
@@ -124,6 +125,13 @@ def delivery_batch():
         yield messages
     finally:
         _deferred_deliveries.reset(token)
+
+
+def forget_deliveries():
+    "Drop the messages collected for delivery so far: a rollback undid them"
+    messages = _deferred_deliveries.get()
+    if messages is not None:
+        messages.clear()
 
 
 class Message(metaclass=PoolMeta):
@@ -324,12 +332,31 @@ class Message(metaclass=PoolMeta):
     @classmethod
     def create_automatic(cls, ticket, subject, body):
         "An automatic email of the ticket to its requester, not yet queued"
-        address = ticket.requester_email
-        state, error = 'queued', None
-        if cls._over_automatic_limit(address):
-            state, error = 'suppressed', gettext(
-                'itsm_email.msg_message_rate_limited', address=address)
-        message, = cls.create([{
+        message, = cls.create_automatics([(ticket, subject, body)])
+        return message
+
+    @classmethod
+    def create_automatics(cls, emails):
+        """The automatic emails (ticket, subject, body) to the tickets'
+        requesters, not yet queued; those over the hourly limit of their
+        address are suppressed"""
+        pool = Pool()
+        Configuration = pool.get('itsm.configuration')
+        limit = Configuration.email_settings().email_auto_reply_limit
+        now = dt.datetime.now()
+        sent = cls._automatic_dates(
+            {t.requester_email for t, _, _ in emails}) if limit else {}
+        values = []
+        for ticket, subject, body in emails:
+            address = ticket.requester_email
+            state, error = 'queued', None
+            if limit and over_rate_limit(
+                    sent.get(address, []), now, limit, RATE_WINDOW):
+                state, error = 'suppressed', gettext(
+                    'itsm_email.msg_message_rate_limited', address=address)
+            else:
+                sent.setdefault(address, []).append(now)
+            values.append({
                     'ticket': ticket.id,
                     'direction': 'outbound',
                     'author': None,
@@ -339,26 +366,26 @@ class Message(metaclass=PoolMeta):
                     'automatic': True,
                     'delivery_state': state,
                     'delivery_error': error,
-                    }])
-        return message
+                    })
+        return cls.create(values)
 
     @classmethod
-    def _over_automatic_limit(cls, address):
-        pool = Pool()
-        Configuration = pool.get('itsm.configuration')
-        limit = Configuration.email_settings().email_auto_reply_limit
-        if not limit:
-            return False
-        now = dt.datetime.now()
-        sent = cls.search([
-                ('direction', '=', 'outbound'),
-                ('automatic', '=', True),
-                ('to_addresses', '=', address),
-                ('delivery_state', 'in', ['queued', 'sent']),
-                ('date', '>', now - RATE_WINDOW),
-                ])
-        return over_rate_limit(
-            [m.date for m in sent], now, limit, RATE_WINDOW)
+    def _automatic_dates(cls, addresses):
+        "The dates of the automatic emails to each address in the last hour"
+        since = dt.datetime.now() - RATE_WINDOW
+        dates = {}
+        for sub in grouped_slice(
+                sorted(a for a in addresses if a), count=500):
+            for message in cls.search([
+                        ('direction', '=', 'outbound'),
+                        ('automatic', '=', True),
+                        ('to_addresses', 'in', list(sub)),
+                        ('delivery_state', 'in', ['queued', 'sent']),
+                        ('date', '>', since),
+                        ]):
+                dates.setdefault(message.to_addresses, []).append(
+                    message.date)
+        return dates
 
     def recipients(self):
         "The addresses the message goes to"

@@ -10,6 +10,8 @@ with the reason it was not used: a duplicate, a loop, a refused sender, a
 message that cannot be read. Nothing is dropped: a kept message is listed
 for the administrators and can be processed again after a fix.
 """
+import contextlib
+import contextvars
 import datetime as dt
 import hashlib
 import json
@@ -32,8 +34,9 @@ from trytond.transaction import Transaction
 
 from itsm_ticket import workflow
 
+from .aftercommit import AfterCommit
 from .autoreply import automatic_reason, is_bounce, parse_bounce
-from .conversation import delivery_batch
+from .conversation import delivery_batch, forget_deliveries
 from .mailparse import MailParseError, parse_message, read_summary
 from .threadmatch import (
     plus_address_numbers,
@@ -92,6 +95,114 @@ def base_address(address):
     "The address without its plus detail, lower-cased"
     local, at, domain = (address or '').lower().rpartition('@')
     return f'{local.partition("+")[0]}@{domain}' if at else domain
+
+
+class _Pending:
+    """What a batch of messages leaves to do together: the new tickets to
+    open, the replies to add and the messages to save, done when the batch
+    ends or before a message that may depend on them"""
+
+    def __init__(self):
+        self.openings = []
+        self.replies = []
+        self.kept = []
+        self.keys = set()
+        self.senders = set()
+        self.message_ids = set()
+
+    def _remember(self, email_, parsed=None):
+        self.keys.add(email_.message_key)
+        if parsed is not None:
+            self.senders.add(parsed.from_address)
+            if parsed.message_id:
+                self.message_ids.add(parsed.message_id)
+
+    def open(self, email_, parsed, requester):
+        self.openings.append((email_, parsed, requester))
+        self._remember(email_, parsed)
+
+    def reply(self, ticket, email_, parsed, party):
+        self.replies.append((ticket, email_, parsed, party))
+        self._remember(email_, parsed)
+
+    def keep(self, email_):
+        self.kept.append(email_)
+        # Its sender, if read, counts: a later message of the same sender
+        # sees it (rate limit, threading by subject).
+        self.keys.add(email_.message_key)
+        if email_.from_address:
+            self.senders.add(email_.from_address)
+
+    def take(self):
+        "What is pending, which no longer is"
+        taken = self.openings, self.replies, self.kept
+        self.openings, self.replies, self.kept = [], [], []
+        for identifiers in [self.keys, self.senders, self.message_ids]:
+            identifiers.clear()
+        return taken
+
+    def related(self, key, parsed=None):
+        """Whether the message may be a copy of a pending one, answer it, or
+        count with it (same sender: rate limit, threading by subject)"""
+        if key in self.keys:
+            return True
+        if parsed is None:
+            return False
+        return parsed.from_address in self.senders or any(
+            i in self.message_ids for i in thread_candidates(
+                parsed.in_reply_to, parsed.references))
+
+
+_pending = contextvars.ContextVar('itsm_email_pending', default=None)
+
+
+@contextlib.contextmanager
+def batch_together():
+    """Open the tickets, add the replies and save the messages processed
+    inside in one go"""
+    token = _pending.set(_Pending())
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+class BatchFailed(Exception):
+    "Doing the pending work of a batch together failed: which message's?"
+
+
+class _WaitingTaskCheck(AfterCommit):
+    """Joined to a transaction that relies on the waiting processing task of
+    companies: after its commit, queue another for those whose task a
+    worker took in the meantime (it may have claimed before the commit)"""
+
+    def __init__(self):
+        self.company_ids = set()
+
+    def __eq__(self, other):
+        if not isinstance(other, _WaitingTaskCheck):
+            return NotImplemented
+        return True
+
+    __hash__ = object.__hash__
+
+    def finish(self, transaction):
+        company_ids = sorted(self.company_ids)
+        self.company_ids.clear()
+        if not company_ids:
+            return
+        try:
+            with transaction.new_transaction() as checking:
+                Pool().get('inbound.email').queue_pending(
+                    company_ids, committed=True)
+                checking.commit()
+        except Exception:
+            # The cron takes the messages left behind.
+            logger.warning("cannot check the email processing tasks of "
+                "companies %s", company_ids, exc_info=True)
+
+    def discard(self, transaction):
+        self.company_ids.clear()
 
 
 def _lock_key(key):
@@ -228,12 +339,6 @@ class Email(metaclass=PoolMeta):
         messages waiting in their company, in the order they came (see
         process_pending)"""
         emails = sorted(emails, key=lambda e: e.id)
-        if not config.getboolean('queue', 'worker', default=False):
-            # As shipped the task runs right after the transaction that
-            # stored them: it takes those, and no batch waits to be taken.
-            if emails:
-                cls.__queue__.process_queued(emails)
-            return
         loose = [e for e in emails if not e.inbox.company]
         if loose:
             # Kept as failed at once: nothing to thread them in.
@@ -242,18 +347,26 @@ class Email(metaclass=PoolMeta):
             sorted({e.inbox.company.id for e in emails if e.inbox.company}))
 
     @classmethod
-    def queue_pending(cls, company_ids, force=False):
+    def queue_pending(cls, company_ids, force=False, committed=False):
         """Queue the task that processes the received messages of the
         companies, unless one is already waiting for a worker: a task that
         has started has claimed its messages and does not count. Without
         trytond-worker ([queue] worker = False) a task runs right after the
         transaction that queued it, and looks as waiting until it ends:
-        every transaction queues its own."""
+        every transaction queues its own.
+
+        The task seen waiting may be taken by a worker before this
+        transaction commits, and claim without its messages: unless they
+        are committed already, the look is taken again after the commit."""
         Company = Pool().get('company.company')
         if not company_ids:
             return
         if not force and config.getboolean('queue', 'worker', default=False):
             waiting = cls._waiting_companies()
+            relied = [c for c in company_ids if c in waiting]
+            if relied and not committed:
+                check = Transaction().join(_WaitingTaskCheck())
+                check.company_ids.update(relied)
             company_ids = [c for c in company_ids if c not in waiting]
         if company_ids:
             # The task takes whatever its company received, from any
@@ -332,10 +445,16 @@ class Email(metaclass=PoolMeta):
             & email.inbox.in_(inbox.select(inbox.id,
                     where=inbox.company.in_(list(company_ids)))),
             order_by=[email.id.asc], limit=limit)
+        cursor = transaction.connection.cursor()
         if database.has_select_for():
             For = database.get_select_for_skip_locked()
             query.for_ = For('UPDATE')
-        cursor = transaction.connection.cursor()
+        else:
+            # SQLite: take the write lock first (a write begins the
+            # transaction IMMEDIATE), so that concurrent tasks claim one
+            # after the other, each seeing what the one before processed.
+            cursor.execute(*email.update(
+                    [email.state], [email.state], where=Literal(False)))
         cursor.execute(*query)
         return cls.browse([i for i, in cursor])
 
@@ -376,28 +495,85 @@ class Email(metaclass=PoolMeta):
             transaction.commit()
 
     @classmethod
-    def _process_batch(cls, emails):
+    def _process_batch(cls, emails, together=True):
         """Process the emails in order; return the one that failed and why
-        (its batch rolled back), or None"""
+        (its batch rolled back), or None.
+
+        The new tickets are opened together (a set-based create costs a
+        fraction of one create a ticket); if that fails, the batch is rolled
+        back and processed again one message at a time, to find the one."""
         transaction = Transaction()
-        for email_ in emails:
+        ids = [e.id for e in emails]
+        with (batch_together() if together
+                else contextlib.nullcontext()):
             try:
-                email_.process_for_service_desk()
-            except (backend.DatabaseOperationalError,
-                    backend.DatabaseIntegrityError):
-                # Concurrent writers: the queue runs the task again.
-                raise
-            except Exception as exception:
-                if isinstance(exception, UserError):
-                    reason = exception.message
-                else:
-                    logger.exception(
-                        "cannot process inbound email %s", email_.id)
-                    reason = ''.join(traceback.format_exception_only(
-                            exception)).strip()
-                transaction.rollback()
-                return email_.id, reason
+                for email_ in emails:
+                    failed = cls._process_one(email_)
+                    if failed:
+                        return failed
+                cls.save_pending()
+                return None
+            except BatchFailed:
+                logger.info("the inbound emails %s failed together: one "
+                    "at a time", ids, exc_info=True)
+        transaction.rollback()
+        forget_deliveries()
+        return cls._process_batch(cls.browse(ids), together=False)
+
+    @classmethod
+    def _process_one(cls, email_):
+        "Process the email; return its id and why it failed, or None"
+        try:
+            email_.process_for_service_desk()
+        except (backend.DatabaseOperationalError,
+                backend.DatabaseIntegrityError, BatchFailed):
+            # Concurrent writers: the queue runs the task again; the batch
+            # failed together: it goes again one message at a time.
+            raise
+        except Exception as exception:
+            if isinstance(exception, UserError):
+                reason = exception.message
+            else:
+                logger.exception(
+                    "cannot process inbound email %s", email_.id)
+                reason = ''.join(traceback.format_exception_only(
+                        exception)).strip()
+            Transaction().rollback()
+            forget_deliveries()
+            return email_.id, reason
         return None
+
+    @classmethod
+    def save_pending(cls):
+        """Open the tickets of the messages waiting for theirs and add the
+        replies waiting, each kind together, and save the messages"""
+        Ticket = Pool().get('itsm.ticket')
+        pending = _pending.get()
+        if pending is None:
+            return
+        openings, replies, kept = pending.take()
+        try:
+            emails = list(kept)
+            if openings:
+                messages = Ticket.open_from_emails(
+                    [(e, parsed, requester, e.rule)
+                        for e, parsed, requester in openings])
+                for (email_, _, _), message in zip(
+                        openings, messages, strict=True):
+                    email_._done(message)
+                    emails.append(email_)
+            if replies:
+                messages = Ticket.add_email_messages(replies)
+                for (_, email_, _, _), message in zip(
+                        replies, messages, strict=True):
+                    email_._done(message)
+                    emails.append(email_)
+            cls.save(emails)
+        except (backend.DatabaseOperationalError,
+                backend.DatabaseIntegrityError):
+            raise
+        except Exception as exception:
+            raise BatchFailed from exception
 
     @classmethod
     def _record_failure(cls, email_id, reason):
@@ -412,10 +588,8 @@ class Email(metaclass=PoolMeta):
 
     @classmethod
     def process_queued(cls, emails):
-        """Process these messages in order as a task of the queue, the way
-        of process_pending: the task queued by the transaction that stored
-        them when it runs right after it ([queue] worker = False), those of
-        a mailbox without company"""
+        """Process these messages of mailboxes without company in order as a
+        task of the queue: they are kept as failed"""
         pool = Pool()
         Message = pool.get('itsm.ticket.message')
         transaction = Transaction()
@@ -433,12 +607,26 @@ class Email(metaclass=PoolMeta):
             ids.remove(failed[0])
 
     def _keep(self, state, reason, **values):
+        "Record the outcome: now, or with the batch's others"
         self.state = state
         self.reason = reason
         self.processed_at = dt.datetime.now()
         for name, value in values.items():
             setattr(self, name, value)
-        self.save()
+        pending = _pending.get()
+        if pending is None:
+            self.save()
+        else:
+            pending.keep(self)
+
+    def _done(self, message):
+        "Used: the message is in its ticket's conversation (not saved)"
+        self.state = 'done'
+        self.reason = None
+        self.processed_at = dt.datetime.now()
+        self.ticket = message.ticket
+        self.ticket_message = message
+        self.result = message
 
     def process_for_service_desk(self):
         "Read the message and act on it; the email ends up done or kept"
@@ -463,6 +651,7 @@ class Email(metaclass=PoolMeta):
         except MailParseError as error:
             for name, value in self._unreadable_summary(raw).items():
                 setattr(self, name, value)
+            self._save_pending_if_related(None)
             original = self._original(states=('done', 'failed'))
             if original:
                 self._keep('duplicate', gettext(
@@ -476,6 +665,7 @@ class Email(metaclass=PoolMeta):
             return
         for name, value in self._summary(parsed, raw).items():
             setattr(self, name, value)
+        self._save_pending_if_related(parsed)
 
         self._lock()
         original = self._original()
@@ -512,7 +702,9 @@ class Email(metaclass=PoolMeta):
 
         ticket = self._thread(parsed, own_domains)
         if ticket is not None:
-            message = ticket.receive_email_reply(self, parsed)
+            message = self._reply(ticket, parsed)
+            if message is None:
+                return
         else:
             if automatic and any(
                     k in automatic.lower() for k in _AUTO_REPLY_KEYWORDS):
@@ -525,6 +717,12 @@ class Email(metaclass=PoolMeta):
                 return
         self._keep('done', None, ticket=message.ticket,
             ticket_message=message, result=message)
+
+    def _save_pending_if_related(self, parsed):
+        "Do the batch's pending work first if this message may depend on it"
+        pending = _pending.get()
+        if pending is not None and pending.related(self.message_key, parsed):
+            self.save_pending()
 
     @staticmethod
     def _summary(parsed, raw):
@@ -677,8 +875,27 @@ class Email(metaclass=PoolMeta):
                 return ticket
         return None
 
+    def _reply(self, ticket, parsed):
+        """Add the message to the ticket's conversation; return the message,
+        or None if left to add with the batch's others"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        party = Party.find_by_email([parsed.from_address]).get(
+            parsed.from_address)
+        follow_up = ticket.take_up_by_email(self, parsed, party)
+        if follow_up:
+            return follow_up
+        pending = _pending.get()
+        if pending is not None:
+            pending.reply(ticket, self, parsed, party)
+            return None
+        message, = ticket.add_email_messages(
+            [(ticket, self, parsed, party)])
+        return message
+
     def _open_ticket(self, parsed):
-        "Open a ticket for the message, if the sender may; return the message"
+        """Open a ticket for the message, if the sender may; return the
+        message, or None if kept or left to open with the batch's others"""
         pool = Pool()
         Ticket = pool.get('itsm.ticket')
         Party = pool.get('party.party')
@@ -700,6 +917,10 @@ class Email(metaclass=PoolMeta):
                 return None
             requester = Party.from_email(
                 parsed.from_address, parsed.from_name)
+        pending = _pending.get()
+        if pending is not None:
+            pending.open(self, parsed, requester)
+            return None
         return Ticket.open_from_email(self, parsed, requester, self.rule)
 
     @classmethod

@@ -62,8 +62,33 @@ class Ticket(metaclass=PoolMeta):
     @classmethod
     def open_from_email(cls, email_, parsed, requester, rule=None):
         "Open a ticket for the email; return its first message"
-        pool = Pool()
-        Inbox = pool.get('inbound.email.inbox')
+        message, = cls.open_from_emails([(email_, parsed, requester, rule)])
+        return message
+
+    @classmethod
+    def open_from_emails(cls, openings):
+        """Open a ticket for each (email, parsed, requester, rule), in one
+        go: return their first messages, in the same order"""
+        values = [cls._values_from_email(*o) for o in openings]
+        tickets = [None] * len(values)
+        for company in sorted({v['company'] for v in values}):
+            positions = [n for n, v in enumerate(values)
+                if v['company'] == company]
+            # The company of the context decides defaults and sequences.
+            with Transaction().set_context(company=company):
+                created = cls.create([values[n] for n in positions])
+            for n, ticket in zip(positions, created, strict=True):
+                tickets[n] = ticket
+        messages = cls.add_email_messages([
+                (ticket, email_, parsed, requester)
+                for ticket, (email_, parsed, requester, _) in zip(
+                    tickets, openings, strict=True)])
+        cls.notify_requester(tickets, 'created')
+        return messages
+
+    @classmethod
+    def _values_from_email(cls, email_, parsed, requester, rule):
+        Inbox = Pool().get('inbound.email.inbox')
         inbox = email_.inbox
         type_ = (rule and rule.ticket_type) or inbox.ticket_type
         team = (rule and rule.team) or inbox.team
@@ -72,76 +97,91 @@ class Ticket(metaclass=PoolMeta):
             category = None
         if category and category.team and not team:
             team = category.team
-        with Transaction().set_context(company=inbox.company.id):
-            ticket = cls(
-                company=inbox.company, type=type_, channel='email',
-                subject=parsed.subject[:250] or gettext(
-                    'itsm_email.msg_email_no_subject'),
-                description=parsed.text or None,
-                requester=requester,
-                requester_email=parsed.from_address,
-                team=team, category=category,
-                mailbox=inbox if isinstance(inbox, Inbox) else None,
-                no_automatic_email=email_.automatic)
-            ticket.save()
-        message = ticket._add_email_message(email_, parsed, requester)
-        ticket._add_cc_watchers(email_, parsed)
-        cls.notify_requester([ticket], 'created')
-        return message
+        return {
+            'company': inbox.company.id,
+            'type': type_,
+            'channel': 'email',
+            'subject': parsed.subject[:250] or gettext(
+                'itsm_email.msg_email_no_subject'),
+            'description': parsed.text or None,
+            'requester': requester.id if requester else None,
+            'requester_email': parsed.from_address,
+            'team': team.id if team else None,
+            'category': category.id if category else None,
+            'mailbox': inbox.id if isinstance(inbox, Inbox) else None,
+            'no_automatic_email': email_.automatic,
+            }
 
-    def receive_email_reply(self, email_, parsed):
-        """Add the reply to the conversation and take the ticket up again;
-        return the message (on a follow-up ticket when this one is over)"""
-        pool = Pool()
-        Party = pool.get('party.party')
-        Relation = pool.get('itsm.ticket.relation')
-        party = Party.find_by_email([parsed.from_address]).get(
-            parsed.from_address)
-        if not email_.automatic:
-            if self.reopen_by_requester([self]):
-                follow_up = self.open_from_email(
-                    email_, parsed, party or self.requester, email_.rule)
-                Relation.create([{
-                            'from_ticket': follow_up.ticket.id,
-                            'to_ticket': self.id,
-                            'type': 'relates_to',
-                            }])
-                return follow_up
-        message = self._add_email_message(email_, parsed, party)
-        self._add_cc_watchers(email_, parsed)
-        return message
+    def take_up_by_email(self, email_, parsed, party):
+        """The requester answered by email: take the ticket up again; return
+        the first message of a follow-up ticket when this one is over, else
+        None"""
+        Relation = Pool().get('itsm.ticket.relation')
+        if email_.automatic or not self.reopen_by_requester([self]):
+            return None
+        follow_up = self.open_from_email(
+            email_, parsed, party or self.requester, email_.rule)
+        Relation.create([{
+                    'from_ticket': follow_up.ticket.id,
+                    'to_ticket': self.id,
+                    'type': 'relates_to',
+                    }])
+        return follow_up
 
-    def _add_email_message(self, email_, parsed, party):
+    @classmethod
+    def add_email_messages(cls, items):
+        """Add each (ticket, email, parsed, party) to its ticket's
+        conversation, the people in copy to its watchers; return the
+        messages"""
+        messages = cls._add_email_messages(items)
+        for ticket, email_, parsed, _ in items:
+            ticket._add_cc_watchers(email_, parsed)
+        return messages
+
+    @classmethod
+    def _add_email_messages(cls, items):
+        """The messages of the emails, with their attachments on the message
+        and the ticket"""
         pool = Pool()
         Message = pool.get('itsm.ticket.message')
         Attachment = pool.get('ir.attachment')
-        message = Message(
-            ticket=self, direction='inbound', date=dt.datetime.now(),
-            author=None, party=party,
-            from_address=format_address(
-                parsed.from_name, parsed.from_address),
-            to_addresses=', '.join(a for _, a in parsed.to) or None,
-            cc_addresses=', '.join(a for _, a in parsed.cc) or None,
-            subject=parsed.subject or None,
-            body=parsed.text if parsed.text.strip() else gettext(
-                'itsm_email.msg_email_empty_body'),
-            body_html=parsed.html,
-            message_id=parsed.message_id,
-            in_reply_to=' '.join(parsed.in_reply_to) or None,
-            references=' '.join(parsed.references) or None,
-            inbound_email=email_,
-            automatic=bool(email_.automatic))
-        message.save()
+        now = dt.datetime.now()
+        messages = Message.create([{
+                    'ticket': ticket.id,
+                    'direction': 'inbound',
+                    'date': now,
+                    'author': None,
+                    'party': party.id if party else None,
+                    'from_address': format_address(
+                        parsed.from_name, parsed.from_address),
+                    'to_addresses': ', '.join(a for _, a in parsed.to) or None,
+                    'cc_addresses': ', '.join(a for _, a in parsed.cc) or None,
+                    'subject': parsed.subject or None,
+                    'body': parsed.text if parsed.text.strip() else gettext(
+                        'itsm_email.msg_email_empty_body'),
+                    'body_html': parsed.html,
+                    'message_id': parsed.message_id,
+                    'in_reply_to': ' '.join(parsed.in_reply_to) or None,
+                    'references': ' '.join(parsed.references) or None,
+                    'inbound_email': email_.id,
+                    'automatic': bool(email_.automatic),
+                    } for ticket, email_, parsed, party in items])
         attachments = []
-        names = set()
-        for attachment in parsed.attachments:
-            name = _unique_name(attachment.filename, names)
-            for resource in [self, message]:
-                attachments.append(Attachment(
-                        resource=resource, name=name, type='data',
-                        data=attachment.data))
-        Attachment.save(attachments)
-        return message
+        for message, (ticket, _, parsed, _) in zip(
+                messages, items, strict=True):
+            names = set()
+            for attachment in parsed.attachments:
+                name = _unique_name(attachment.filename, names)
+                for resource in [ticket, message]:
+                    attachments.append({
+                            'resource': str(resource),
+                            'name': name,
+                            'type': 'data',
+                            'data': attachment.data,
+                            })
+        if attachments:
+            Attachment.create(attachments)
+        return messages
 
     def _add_cc_watchers(self, email_, parsed):
         "The people in copy of the email follow the ticket"
@@ -213,13 +253,11 @@ class Ticket(metaclass=PoolMeta):
         if (not getattr(config, EVENTS[event])
                 or not Transaction().context.get('itsm_notify', True)):
             return
-        messages = []
-        for ticket in tickets:
-            if not ticket.requester_email or ticket.no_automatic_email:
-                continue
-            subject, body = ticket.event_email(event)
-            messages.append(Message.create_automatic(ticket, subject, body))
-        Message.queue_delivery(messages)
+        emails = [(ticket, *ticket.event_email(event))
+            for ticket in tickets
+            if ticket.requester_email and not ticket.no_automatic_email]
+        if emails:
+            Message.queue_delivery(Message.create_automatics(emails))
 
     @property
     def requester_language(self):

@@ -667,13 +667,13 @@ class Ticket(Workflow, ModelSQL, ModelView):
             cls.analyse(problems)
         cls.reopen([t for t in resolved if t.type != 'problem'])
         cls.start(waiting)
-        delay = Configuration(1).reopen_closed_within
+        closed = [t for t in tickets
+            if t.state == 'closed' and t.closed_at
+            and t.type in workflow.REOPENED_BY_REQUESTER]
+        delay = Configuration(1).reopen_closed_within if closed else None
         now = dt.datetime.now()
-        cls._reopen_closed([t for t in tickets
-                if t.state == 'closed'
-                and t.type in workflow.REOPENED_BY_REQUESTER
-                and delay is not None and t.closed_at
-                and now - t.closed_at <= delay])
+        cls._reopen_closed([t for t in closed
+                if delay is not None and now - t.closed_at <= delay])
         return [t for t in tickets if t.state in {'closed', 'cancelled'}]
 
     @classmethod

@@ -2,6 +2,7 @@
 # repository for copyright notices and license terms.
 """Both ways in, with real transactions and the real queue: Tryton's
 inbound_email webhook, and the collector against a real Dovecot."""
+import datetime as dt
 import logging
 import tempfile
 from unittest import mock
@@ -104,10 +105,11 @@ class WebhookTestCase(_ChannelTestCase):
         Party = pool.get('party.party')
         count = read(lambda: (Ticket.search_count([]), Party.search_count([])))
 
-        def broken(self, *args, **kwargs):
+        def broken(cls, *args, **kwargs):
             raise RuntimeError("disk on fire")
         with mock.patch.object(
-                Ticket, '_add_email_message', broken, create=False):
+                Ticket, '_add_email_messages', classmethod(broken),
+                create=False):
             response = self.post(email_message(
                     subject="Crashing", sender='newcomer@client.example'))
         self.assertEqual(response.status_code, 204)
@@ -129,14 +131,19 @@ class WebhookTestCase(_ChannelTestCase):
 
     def store(self, subjects):
         "Store the messages in one committed transaction, not processed"
+        return self.store_raw([email_message(
+                    subject=s, sender=f'{s.split()[-1]}@client.example')
+                for s in subjects])
+
+    def store_raw(self, messages):
+        "Store the raw messages in one committed transaction, not processed"
         pool = Pool(DB_NAME)
         Email = pool.get('inbound.email')
         Inbox = pool.get('inbound.email.inbox')
         with Transaction().start(DB_NAME, 0) as transaction:
             inbox = Inbox(self.inbox_id)
-            emails = [Email(inbox=inbox, data_type='raw', data=email_message(
-                        subject=s, sender=f'{s.split()[-1]}@client.example'))
-                for s in subjects]
+            emails = [Email(inbox=inbox, data_type='raw', data=raw)
+                for raw in messages]
             for email_ in emails:
                 inbox.process(email_)
             Email.save(emails)
@@ -148,18 +155,19 @@ class WebhookTestCase(_ChannelTestCase):
         "A crash fails its message; the others of the batch are done"
         pool = Pool(DB_NAME)
         Ticket = pool.get('itsm.ticket')
-        original = Ticket._add_email_message
+        original = Ticket._add_email_messages
 
-        def broken(self, email_, *args, **kwargs):
-            if 'Crash' in (email_.subject or ''):
+        @classmethod
+        def broken(cls, items):
+            if any('Crash' in (e.subject or '') for _, e, _, _ in items):
                 raise RuntimeError("disk on fire")
-            return original(self, email_, *args, **kwargs)
+            return original(items)
 
         def process():
             Company = pool.get('company.company')
             Company.itsm_process_emails([Company(self.company_id)])
         self.store(["Batch fine one", "Batch Crash two", "Batch fine three"])
-        with mock.patch.object(Ticket, '_add_email_message', broken):
+        with mock.patch.object(Ticket, '_add_email_messages', broken):
             committed(process)
         states = [(state, subject, bool(number), reason and 'fire' in reason)
             for state, subject, number, reason in self.emails()
@@ -170,18 +178,122 @@ class WebhookTestCase(_ChannelTestCase):
                 ('done', "Batch fine three", True, None),
                 ])
 
+    def test_batch_opens_tickets_together_in_order(self):
+        """A batch opens its new tickets in one go, yet a copy or an answer
+        of a new message in the same batch finds its ticket"""
+        pool = Pool(DB_NAME)
+        Company = pool.get('company.company')
+        Email = pool.get('inbound.email')
+        Attachment = pool.get('ir.attachment')
+        first = '<together-1@client.example>'
+        earlier = '<together-0@client.example>'
+        [before] = self.store_raw([email_message(
+                    subject="Together before", message_id=earlier,
+                    sender='emil@client.example')])
+        committed(lambda: Company.itsm_process_emails(
+                [Company(self.company_id)]))
+        ids = self.store_raw([
+                email_message(subject="Together first", message_id=first,
+                    sender='anna@client.example',
+                    attachments=[('log.txt', b'alpha')]),
+                email_message(subject="Together first", message_id=first,
+                    sender='anna@client.example'),
+                email_message(subject="Re: Together first",
+                    sender='bob@client.example', in_reply_to=first),
+                email_message(subject="Together second",
+                    sender='carl@client.example'),
+                email_message(subject="Together third",
+                    sender='dora@client.example'),
+                email_message(subject="Re: Together before",
+                    sender='emil@client.example', in_reply_to=earlier),
+                ])
+        committed(lambda: Company.itsm_process_emails(
+                [Company(self.company_id)]))
+
+        def outcome():
+            emails = Email.browse(ids)
+            return [(e.state, e.ticket.id if e.ticket else None)
+                for e in emails], str(emails[0].ticket_message)
+        states, message = read(outcome)
+        self.assertEqual([s for s, _ in states],
+            ['done', 'duplicate', 'done', 'done', 'done', 'done'])
+        # The reply to a ticket of an earlier batch joins it, with its
+        # message linked to the email.
+        self.assertEqual(states[-1][1], read(lambda: Email(before).ticket.id))
+        self.assertEqual(read(lambda: [
+                    (m.direction, m.inbound_email.id if m.inbound_email
+                        else None)
+                    for m in Email(ids[-1]).ticket.messages
+                    if m.direction == 'inbound']),
+            [('inbound', before), ('inbound', ids[-1])])
+        states = states[:-1]
+        tickets = [t for _, t in states]
+        ticket = f'itsm.ticket,{tickets[0]}'
+        self.assertEqual(tickets[:3], [tickets[0]] * 3)
+        # Opened in the order the messages came.
+        self.assertEqual(tickets[2:], sorted(tickets[2:]))
+        self.assertEqual(len(set(tickets)), 3)
+        self.assertEqual(read(lambda: sorted(
+                    (a.resource.__name__, a.name, a.data)
+                    for a in Attachment.search([
+                            ('resource', 'in', [ticket, message]),
+                            ]))), [
+                ('itsm.ticket', 'log.txt', b'alpha'),
+                ('itsm.ticket.message', 'log.txt', b'alpha'),
+                ])
+        Ticket = pool.get('itsm.ticket')
+        self.assertEqual(read(lambda: [(m.direction, m.automatic)
+                    for m in Ticket(tickets[0]).messages]), [
+                ('inbound', False), ('outbound', True), ('inbound', False),
+                ])
+
+    def test_task_taken_before_commit_is_replaced(self):
+        """With trytond-worker, a message stored while its company's task
+        waits, which a worker takes before the commit, queues another"""
+        pool = Pool(DB_NAME)
+        Email = pool.get('inbound.email')
+        Inbox = pool.get('inbound.email.inbox')
+        Queue = pool.get('ir.queue')
+        old = config.get('queue', 'worker', default=None)
+        config.set('queue', 'worker', 'True')
+        self.addCleanup(config.set, 'queue', 'worker', old or 'False')
+
+        def waiting():
+            return Queue.search([
+                    ('name', '=', 'itsm_email'),
+                    ('dequeued_at', '=', None),
+                    ])
+        committed(lambda: Email.queue_pending([self.company_id]))
+        self.assertEqual(len(read(waiting)), 1)
+
+        def store_while_taken():
+            inbox = Inbox(self.inbox_id)
+            email_ = Email(inbox=inbox, data_type='raw',
+                data=email_message(subject="Raced"))
+            inbox.process(email_)
+            Email.save([email_])
+            # It counted on the waiting task, that a worker takes now.
+            self.assertEqual(len(waiting()), 1)
+            Queue.write(waiting(), {'dequeued_at': dt.datetime.now()})
+        committed(store_while_taken)
+        self.assertEqual(len(read(waiting)), 1)
+        committed(lambda: Email.process_pending([self.company_id]))
+        self.assertEqual(
+            [s for s, *_ in self.emails(subject="Raced")], ['done'])
+
     def test_failure_in_one_request_keeps_only_itself(self):
         "As shipped, a crash among messages stored together fails only it"
         pool = Pool(DB_NAME)
         Email = pool.get('inbound.email')
         Inbox = pool.get('inbound.email.inbox')
         Ticket = pool.get('itsm.ticket')
-        original = Ticket._add_email_message
+        original = Ticket._add_email_messages
 
-        def broken(self, email_, *args, **kwargs):
-            if 'Crash' in (email_.subject or ''):
+        @classmethod
+        def broken(cls, items):
+            if any('Crash' in (e.subject or '') for _, e, _, _ in items):
                 raise RuntimeError("disk on fire")
-            return original(self, email_, *args, **kwargs)
+            return original(items)
 
         def store():
             # As the collector does: one transaction, one task after it.
@@ -193,7 +305,7 @@ class WebhookTestCase(_ChannelTestCase):
             for email_ in emails:
                 inbox.process(email_)
             Email.save(emails)
-        with mock.patch.object(Ticket, '_add_email_message', broken):
+        with mock.patch.object(Ticket, '_add_email_messages', broken):
             committed(store)
         self.assertEqual([(state, subject, bool(number))
                 for state, subject, number, _ in self.emails()
