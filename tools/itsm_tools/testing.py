@@ -50,11 +50,20 @@ def scenario_tests(name, path):
     return load_tests, test_scenario
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    "A TCP port on 127.0.0.1 that nothing listens on right now"
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that
+    this process has not handed out before: the system may give the same
+    port to two calls in a row (Dovecot then refused a duplicate listener)"""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class SMTPSink:
