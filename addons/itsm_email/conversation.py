@@ -331,12 +331,6 @@ class Message(metaclass=PoolMeta):
                 cls.__queue__.deliver(messages)
 
     @classmethod
-    def create_automatic(cls, ticket, subject, body):
-        "An automatic email of the ticket to its requester, not yet queued"
-        message, = cls.create_automatics([(ticket, subject, body)])
-        return message
-
-    @classmethod
     def create_automatics(cls, emails):
         """The automatic emails (ticket, subject, body) to the tickets'
         requesters, not yet queued; those over the hourly limit of their

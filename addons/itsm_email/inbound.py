@@ -110,28 +110,26 @@ class _Pending:
         self.senders = set()
         self.message_ids = set()
 
-    def _remember(self, email_, parsed=None):
+    def _remember(self, email_, sender, message_id=None):
+        # A later message with the same key, the same sender (rate limit,
+        # threading by subject) or answering it must see it done.
         self.keys.add(email_.message_key)
-        if parsed is not None:
-            self.senders.add(parsed.from_address)
-            if parsed.message_id:
-                self.message_ids.add(parsed.message_id)
+        if sender:
+            self.senders.add(sender)
+        if message_id:
+            self.message_ids.add(message_id)
 
     def open(self, email_, parsed, requester):
         self.openings.append((email_, parsed, requester))
-        self._remember(email_, parsed)
+        self._remember(email_, parsed.from_address, parsed.message_id)
 
     def reply(self, ticket, email_, parsed, party):
         self.replies.append((ticket, email_, parsed, party))
-        self._remember(email_, parsed)
+        self._remember(email_, parsed.from_address, parsed.message_id)
 
     def keep(self, email_):
         self.kept.append(email_)
-        # Its sender, if read, counts: a later message of the same sender
-        # sees it (rate limit, threading by subject).
-        self.keys.add(email_.message_key)
-        if email_.from_address:
-            self.senders.add(email_.from_address)
+        self._remember(email_, email_.from_address)
 
     def take(self):
         "What is pending, which no longer is"
@@ -560,13 +558,13 @@ class Email(metaclass=PoolMeta):
                         for e, parsed, requester in openings])
                 for (email_, _, _), message in zip(
                         openings, messages, strict=True):
-                    email_._done(message)
+                    email_._outcome('done', None, **_used(message))
                     emails.append(email_)
             if replies:
                 messages = Ticket.add_email_messages(replies)
                 for (_, email_, _, _), message in zip(
                         replies, messages, strict=True):
-                    email_._done(message)
+                    email_._outcome('done', None, **_used(message))
                     emails.append(email_)
             cls.save(emails)
         except (backend.DatabaseOperationalError,
@@ -608,31 +606,24 @@ class Email(metaclass=PoolMeta):
 
     def _keep(self, state, reason, **values):
         "Record the outcome: now, or with the batch's others"
-        self.state = state
-        self.reason = reason
-        self.processed_at = dt.datetime.now()
-        for name, value in values.items():
-            setattr(self, name, value)
+        self._outcome(state, reason, **values)
         pending = _pending.get()
         if pending is None:
             self.save()
         else:
             pending.keep(self)
 
-    def _done(self, message):
-        "Used: the message is in its ticket's conversation (not saved)"
-        self.state = 'done'
-        self.reason = None
+    def _outcome(self, state, reason, **values):
+        self.state = state
+        self.reason = reason
         self.processed_at = dt.datetime.now()
-        self.ticket = message.ticket
-        self.ticket_message = message
-        self.result = message
+        for name, value in values.items():
+            setattr(self, name, value)
 
     def process_for_service_desk(self):
         "Read the message and act on it; the email ends up done or kept"
         pool = Pool()
         Inbox = pool.get('inbound.email.inbox')
-        pool.get('itsm.ticket.message')
         Configuration = pool.get('itsm.configuration')
         inbox = self.inbox
         if not inbox.company:
@@ -715,8 +706,7 @@ class Email(metaclass=PoolMeta):
             message = self._open_ticket(parsed)
             if message is None:
                 return
-        self._keep('done', None, ticket=message.ticket,
-            ticket_message=message, result=message)
+        self._keep('done', None, **_used(message))
 
     def _save_pending_if_related(self, parsed):
         "Do the batch's pending work first if this message may depend on it"
@@ -939,6 +929,15 @@ class Email(metaclass=PoolMeta):
                 'reason']:
             default.setdefault(name, None)
         return super().copy(emails, default=default)
+
+
+def _used(message):
+    "The outcome of a message that is now the ticket message"
+    return {
+        'ticket': message.ticket,
+        'ticket_message': message,
+        'result': message,
+        }
 
 
 def _escape_like(value):
