@@ -11,10 +11,15 @@ def make_app(config_file, database):
     "The backend at / and the portal at /portal/, for one database"
     os.environ['TRYTOND_CONFIG'] = str(config_file)
     os.environ['TRYTOND_DATABASE_NAMES'] = database
+    from trytond import backend as database_backend
     from trytond.application import app as backend
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
     from itsm_portal.portal import create_app
+
+    from .sqlite_pool import install
+    if database_backend.name == 'sqlite':
+        install()
     portal = create_app(database, str(config_file))
     return DispatcherMiddleware(backend, {'/portal': portal})
 
