@@ -20,7 +20,6 @@ import traceback
 from email.utils import getaddresses
 
 from sql import Literal
-from sql.conditionals import Coalesce
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelView, fields
@@ -168,14 +167,14 @@ class Message(metaclass=PoolMeta):
     def __setup__(cls):
         super().__setup__()
         table = cls.__table__()
-        # Searches compare Char columns as Coalesce(column, ''): so must the
-        # indexes, or they are not used.
+        # The look-ups of every email (with_message_ids, _automatic_dates)
+        # compare the plain columns: an index on Coalesce(column, '') holds
+        # a parameter, which SQLite can neither create nor match.
         cls._sql_indexes.update({
-                Index(table,
-                    (Coalesce(table.message_id, ''), Index.Equality())),
+                Index(table, (table.message_id, Index.Equality())),
                 # The automatic emails sent to an address lately
                 Index(table,
-                    (Coalesce(table.to_addresses, ''), Index.Equality()),
+                    (table.to_addresses, Index.Equality()),
                     (table.date, Index.Range())),
                 })
         editable = (Eval('id', -1) < 0) | (Eval('delivery_state') == 'draft')
@@ -376,8 +375,8 @@ class Message(metaclass=PoolMeta):
         for sub in grouped_slice(
                 sorted(a for a in addresses if a), count=500):
             cursor.execute(*message.select(
-                    Coalesce(message.to_addresses, ''), message.date,
-                    where=Coalesce(message.to_addresses, '').in_(list(sub))
+                    message.to_addresses, message.date,
+                    where=message.to_addresses.in_(list(sub))
                     & (message.date > since)
                     & (message.direction == 'outbound')
                     & (message.automatic == Literal(True))
@@ -385,6 +384,26 @@ class Message(metaclass=PoolMeta):
             for address, date in cursor:
                 dates.setdefault(address, []).append(date)
         return dates
+
+    @classmethod
+    def with_message_ids(cls, message_ids, company, direction=None):
+        "The company's messages of the Message-IDs, the newest first"
+        Ticket = Pool().get('itsm.ticket')
+        message = cls.__table__()
+        ticket = Ticket.__table__()
+        where = ticket.company == company.id
+        if direction is not None:
+            where &= message.direction == direction
+        cursor = Transaction().connection.cursor()
+        ids = []
+        for sub in grouped_slice(
+                sorted({i for i in message_ids if i}), count=500):
+            cursor.execute(*message.join(ticket,
+                    condition=message.ticket == ticket.id).select(
+                    message.id,
+                    where=message.message_id.in_(list(sub)) & where))
+            ids.extend(i for i, in cursor)
+        return cls.browse(sorted(ids, reverse=True))
 
     def recipients(self):
         "The addresses the message goes to"
@@ -531,13 +550,8 @@ class Message(metaclass=PoolMeta):
         Email = pool.get('inbound.email')
         config = Configuration.email_settings()
         inbox = email_.inbox
-        since = dt.datetime.now() - RATE_WINDOW
-        answered = Email.search_count([
-                ('from_address', '=', email_.from_address),
-                ('state', '=', 'refused'),
-                ('create_date', '>=', since),
-                ('id', '!=', email_.id),
-                ])
+        answered = Email.sent_from(email_.from_address, 'refused',
+            dt.datetime.now() - RATE_WINDOW, exclude=email_)
         if answered:
             # One answer an hour is enough; the rest are only kept.
             return

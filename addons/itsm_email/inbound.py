@@ -21,7 +21,7 @@ import traceback
 
 import trytond.config as config
 from sql import Literal, Null, Select
-from sql.conditionals import Coalesce
+from sql.aggregate import Count
 from sql.functions import Lower
 from trytond import backend
 from trytond.exceptions import UserError
@@ -246,17 +246,24 @@ class Email(metaclass=PoolMeta):
         super().__setup__()
         cls.data.filename = 'data_filename'
         table = cls.__table__()
-        # Searches compare Char columns as Coalesce(column, ''): so must the
-        # indexes, or they are not used.
+        # The look-ups of every message (_original, _sent_from) compare the
+        # plain columns: an index on Coalesce(column, '') holds a parameter,
+        # which SQLite can neither create nor match.
         cls._sql_indexes.update({
+                Index(table, (table.message_key, Index.Equality())),
                 Index(table,
-                    (Coalesce(table.message_key, ''), Index.Equality())),
-                Index(table,
-                    (Coalesce(table.from_address, ''), Index.Equality()),
+                    (table.from_address, Index.Equality()),
                     (table.create_date, Index.Range())),
-                Index(table, (table.state, Index.Equality()),
-                    where=table.state.in_(sorted(KEPT_STATES | {'received'}))),
                 })
+        if backend.name == 'sqlite':
+            # The claim of the received messages; SQLite cannot create the
+            # partial index, its condition holding parameters.
+            cls._sql_indexes.add(
+                Index(table, (table.state, Index.Equality())))
+        else:
+            cls._sql_indexes.add(
+                Index(table, (table.state, Index.Equality()),
+                    where=table.state.in_(sorted(KEPT_STATES | {'received'}))))
         cls._buttons.update({
                 'retry': {
                     'invisible': ~Eval('state').in_(sorted(KEPT_STATES)),
@@ -758,24 +765,48 @@ class Email(metaclass=PoolMeta):
 
     def _original(self, states=('done',)):
         "The processed copy of this message, if any"
-        originals = self.search([
-                ('message_key', '=', self.message_key),
-                ('state', 'in', list(states)),
-                ('id', '!=', self.id),
-                ('inbox.company', '=', self.inbox.company.id),
-                ], order=[('id', 'ASC')], limit=1)
-        return originals[0] if originals else None
+        Inbox = Pool().get('inbound.email.inbox')
+        if not self.message_key:
+            return None
+        email = self.__table__()
+        inbox = Inbox.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*email.join(inbox,
+                condition=email.inbox == inbox.id).select(
+                email.id,
+                where=(email.message_key == self.message_key)
+                & email.state.in_(list(states))
+                & (email.id != self.id)
+                & (inbox.company == self.inbox.company.id),
+                order_by=[email.id.asc], limit=1))
+        row = cursor.fetchone()
+        return self.__class__(row[0]) if row else None
 
     def _recent_from_sender(self):
         "How many messages of the sender were used in the last hour"
-        Email = Pool().get('inbound.email')
-        since = dt.datetime.now() - RATE_WINDOW
-        return Email.search_count([
-                ('from_address', '=', self.from_address),
-                ('create_date', '>=', since),
-                ('state', '=', 'done'),
-                ('inbox.company', '=', self.inbox.company.id),
-                ])
+        return self.sent_from(self.from_address, 'done',
+            dt.datetime.now() - RATE_WINDOW, company=self.inbox.company)
+
+    @classmethod
+    def sent_from(cls, address, state, since, company=None, exclude=None):
+        """How many messages of the address in the state were received since
+        the date (to the company's mailboxes), but the one excluded"""
+        Inbox = Pool().get('inbound.email.inbox')
+        if not address:
+            return 0
+        email = cls.__table__()
+        where = ((email.from_address == address)
+            & (email.create_date >= since)
+            & (email.state == state))
+        if company is not None:
+            inbox = Inbox.__table__()
+            where &= email.inbox.in_(inbox.select(inbox.id,
+                    where=inbox.company == company.id))
+        if exclude is not None:
+            where &= email.id != exclude.id
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*email.select(Count(Literal('*')), where=where))
+        return cursor.fetchone()[0]
 
     def _record_bounce(self, raw, own_domains):
         pool = Pool()
@@ -783,11 +814,9 @@ class Email(metaclass=PoolMeta):
         bounce = parse_bounce(raw)
         messages = []
         if bounce and bounce.original_message_ids:
-            messages = Message.search([
-                    ('message_id', 'in', bounce.original_message_ids),
-                    ('direction', '=', 'outbound'),
-                    ('ticket.company', '=', self.inbox.company.id),
-                    ])
+            messages = Message.with_message_ids(
+                bounce.original_message_ids, self.inbox.company,
+                direction='outbound')
         if not messages:
             self._keep('ignored', gettext(
                     'itsm_email.msg_email_bounce_unknown'))
@@ -820,25 +849,17 @@ class Email(metaclass=PoolMeta):
                         ])
                 if tickets:
                     return tickets[0]
-        if candidates:
-            for sub_ids in grouped_slice(candidates, count=100):
-                messages = Message.search([
-                        ('message_id', 'in', list(sub_ids)),
-                        ('ticket.company', '=', company.id),
-                        ], order=[('id', 'DESC')], limit=1)
-                if messages:
-                    return messages[0].ticket
+        messages = Message.with_message_ids(candidates, company)
+        if messages:
+            return messages[0].ticket
         local_parts = {a.rpartition('@')[0]
             for a in Inbox.own_addresses(company)}
         numbers = plus_address_numbers(parsed.recipients, local_parts)
         numbers += [n for n in ticket_numbers_in_subject(parsed.subject)
             if n not in numbers]
         if numbers:
-            tickets = Ticket.search([
-                    ('number', 'in', numbers),
-                    ('company', '=', company.id),
-                    ])
-            by_number = {t.number.upper(): t for t in tickets}
+            by_number = {t.number.upper(): t
+                for t in Ticket.with_numbers(numbers, company)}
             for number in numbers:
                 if number in by_number:
                     return by_number[number]

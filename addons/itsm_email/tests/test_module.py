@@ -2,10 +2,12 @@
 # repository for copyright notices and license terms.
 import datetime as dt
 import email
+import re
 from email import policy
 from unittest import mock
 
 import trytond.config as config
+from trytond import backend
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import (
     CompanyTestMixin,
@@ -207,6 +209,49 @@ class ItsmEmailTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(
                 len([m for m in first.ticket.messages
                         if m.direction == 'inbound']), 1)
+
+    @with_transaction()
+    def test_lookups_of_a_message_use_indexes(self):
+        "Deduplicating, rate limiting and threading scan no whole table"
+        if backend.name != 'sqlite':
+            self.skipTest("the query plans read are SQLite's")
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            inbox = create_mailbox(company)
+            first = receive(inbox, email_message(
+                    message_id='<first@client.example>'))
+            [ack] = self.deliver_queued()
+            statements = []
+            connection = transaction.connection
+            connection.set_trace_callback(statements.append)
+            try:
+                receive(inbox, email_message(subject="Re: anything",
+                        in_reply_to=ack['Message-ID']))
+                receive(inbox, email_message(
+                        subject=f"Fwd: [{first.ticket.number}] more"))
+                receive(inbox, email_message(subject="Another request"))
+            finally:
+                connection.set_trace_callback(None)
+            selects = [s for s in statements
+                if s.lstrip().upper().startswith('SELECT')]
+            self.assertTrue(any('"inbound_email"' in s for s in selects))
+            # The statements come with their parameters written in:
+            # their plans read the tables by alias.
+            tables = {'inbound_email', 'itsm_ticket', 'itsm_ticket_message',
+                'party_contact_mechanism'}
+            cursor = connection.cursor()
+            scans = set()
+            for statement in selects:
+                aliases = dict((a, t) for t, a in re.findall(
+                        r'"(\w+)" AS "(\w+)"', statement))
+                cursor.execute('EXPLAIN QUERY PLAN ' + statement)
+                for *_, detail in cursor.fetchall():
+                    words = detail.split()
+                    if words[0] == 'SCAN' and aliases.get(
+                            words[1], words[1]) in tables:
+                        scans.add((detail, statement))
+            self.assertFalse(scans)
 
     @with_transaction()
     def test_messages_stored_together_are_processed_in_order(self):
