@@ -805,7 +805,7 @@ class Email(metaclass=PoolMeta):
         if exclude is not None:
             where &= email.id != exclude.id
         cursor = Transaction().connection.cursor()
-        cursor.execute(*email.select(Count(Literal('*')), where=where))
+        cursor.execute(*email.select(Count(email.id), where=where))
         return cursor.fetchone()[0]
 
     def _record_bounce(self, raw, own_domains):
