@@ -18,7 +18,11 @@ the delivery tasks, from the server's task log, and the rate without the
 delivery tasks, N / (elapsed - their total time / clients), exact for one
 client and an estimate for more. The server CPU time per message (the
 workers' included) comes from /proc and is steadier than the rates on a
-busy machine.
+busy machine. With --workers K (PostgreSQL) trytond-worker instances run
+the queue, with --queue-in-server (SQLite) a thread of each server does
+([queue] worker = True): the requests only store and queue, each run waits
+until the queue is empty, and the delivery time is divided by the K
+workers or the servers.
 
 The mixes: new tickets from known senders (half plain text, half text and
 HTML), replies threaded by In-Reply-To (half to the acknowledgement, half to
@@ -512,7 +516,8 @@ def last_email_id(admin):
     return ids[0] if ids else 0
 
 
-def run(settings, messages, clients, servers, history, workers):
+def run(settings, messages, clients, servers, history, workers,
+        queue_in_server=False):
     print(f"{settings.database}: building the demo database…", flush=True)
     set_up(settings, reset=True, size=1)
     if history:
@@ -540,8 +545,8 @@ def run(settings, messages, clients, servers, history, workers):
             logs.append(log)
 
         def send(urls, batch, count):
-            "Post the batch; with workers, until they have processed it"
-            if not workers:
+            "Post the batch; with a queue, until it has been run"
+            if not workers and not queue_in_server:
                 return send_all(urls, batch, count)
             after = last_task_id(settings)
             started = time.perf_counter()
@@ -586,7 +591,8 @@ def run(settings, messages, clients, servers, history, workers):
                 durations = tasks.read()
                 rows.append({
                         'kind': kind, 'label': label, 'clients': count,
-                        'concurrency': workers or count,
+                        'concurrency': workers or (
+                            servers if queue_in_server else count),
                         'messages': messages, 'elapsed': elapsed,
                         'times': sorted(times), 'statuses': statuses,
                         'process': durations.get('itsm_process_emails', [])
@@ -609,12 +615,17 @@ def run(settings, messages, clients, servers, history, workers):
     return rows
 
 
-def report(settings, rows, servers, history, workers):
+def report(settings, rows, servers, history, workers,
+        queue_in_server=False):
     target = TARGETS[settings.backend]
     baseline = {r['clients']: r['messages'] / r['elapsed']
         for r in rows if r['kind'] == 'store'}
-    queue = (f"{workers} trytond-worker instance(s) of one process"
-        if workers else "the tasks run by the servers")
+    if workers:
+        queue = f"{workers} trytond-worker instance(s) of one process"
+    elif queue_in_server:
+        queue = "the queue run by a thread of each server"
+    else:
+        queue = "the tasks run by the servers after each request"
     print()
     print(f"{settings.backend}, {servers} `itsm serve` process(es), "
         f"{queue}, {history} tickets of the past, {rows[0]['messages']} "
@@ -672,10 +683,13 @@ def main():
         help="trytond-worker instances (-n 1) that run the queue, the "
         "servers only storing and queuing (default: none, the servers run "
         "the tasks after each request)")
+    parser.add_argument('--queue-in-server', action='store_true',
+        help="SQLite: [queue] worker = True, each server running the queue "
+        "in a thread of its own (trytond-worker cannot watch SQLite)")
     parser.add_argument('--keep', action='store_true',
         help="keep the database afterwards")
     args = parser.parse_args()
-    if args.workers:
+    if args.workers or args.queue_in_server:
         # Carried into the configuration that every process reads
         os.environ['TRYTOND_QUEUE__WORKER'] = 'True'
 
@@ -683,14 +697,15 @@ def main():
         database='bench_inbound')
     try:
         rows = run(settings, args.messages, args.clients, args.servers,
-            args.history, args.workers)
+            args.history, args.workers, args.queue_in_server)
     finally:
         if not args.keep:
             drop_database(settings)
             # The stored emails and attachments (the filestore)
             shutil.rmtree(settings.db_path / settings.database,
                 ignore_errors=True)
-    report(settings, rows, args.servers, args.history, args.workers)
+    report(settings, rows, args.servers, args.history, args.workers,
+        args.queue_in_server)
 
 
 if __name__ == '__main__':

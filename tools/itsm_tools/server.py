@@ -11,6 +11,7 @@ def make_app(config_file, database):
     "The backend at / and the portal at /portal/, for one database"
     os.environ['TRYTOND_CONFIG'] = str(config_file)
     os.environ['TRYTOND_DATABASE_NAMES'] = database
+    import trytond.config as config
     from trytond import backend as database_backend
     from trytond.application import app as backend
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -21,6 +22,12 @@ def make_app(config_file, database):
     if database_backend.name == 'sqlite':
         install()
     portal = create_app(database, str(config_file))
+    if database_backend.name == 'sqlite' and config.getboolean(
+            'queue', 'worker', default=False):
+        # trytond-worker cannot watch a SQLite database: the server runs
+        # the queue itself.
+        from .queue_runner import start
+        start(database)
     return DispatcherMiddleware(backend, {'/portal': portal})
 
 

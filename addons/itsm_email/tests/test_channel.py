@@ -15,6 +15,7 @@ from trytond.transaction import Transaction
 from trytond.worker import run_task
 
 from itsm_tools import mailservers
+from itsm_tools.queue_runner import QueueRunner
 from itsm_tools.testing import SMTPSink, missing
 
 from .tools import create_mailbox, email_message
@@ -280,6 +281,54 @@ class WebhookTestCase(_ChannelTestCase):
         committed(lambda: Email.process_pending([self.company_id]))
         self.assertEqual(
             [s for s, *_ in self.emails(subject="Raced")], ['done'])
+
+    def test_queue_run_by_the_server_takes_messages_together(self):
+        """On SQLite with [queue] worker = True the server runs the queue
+        in a thread: the webhook answers once the message is stored, and
+        one task processes the messages stored meanwhile"""
+        pool = Pool(DB_NAME)
+        Queue = pool.get('ir.queue')
+        old = config.get('queue', 'worker', default=None)
+        config.set('queue', 'worker', 'True')
+        self.addCleanup(config.set, 'queue', 'worker', old or 'False')
+        last_task = read(lambda: max(
+                [t.id for t in Queue.search([])], default=0))
+        sent = len(self.sink.messages)
+        subjects = [f"Together {n}" for n in range(3)]
+        for subject in subjects:
+            response = self.post(email_message(subject=subject))
+            self.assertEqual(response.status_code, 204)
+        self.assertEqual(
+            [s for s, *_ in self.emails(state='received')],
+            ['received'] * 3)
+
+        # The thread's loop, in this thread: the test database may be
+        # SQLite's in memory, which only this thread sees.
+        runner = QueueRunner(DB_NAME)
+        ran = 0
+        while runner.run_one():
+            ran += 1
+        self.assertFalse(read(lambda: Queue.search([
+                        ('id', '>', last_task),
+                        ('finished_at', '=', None),
+                        ])))
+        for subject in subjects:
+            [(state, _, number, _)] = self.emails(subject=subject)
+            self.assertEqual(state, 'done')
+            self.assertTrue(number)
+        processing = read(lambda: Queue.search([
+                    ('id', '>', last_task),
+                    ('name', '=', 'itsm_email'),
+                    ]))
+        self.assertEqual(len(processing), 1)
+        self.assertEqual(ran, len(read(lambda: Queue.search([
+                            ('id', '>', last_task)]))))
+        # The acknowledgements' delivery was queued, and run too.
+        acknowledgements = [raw for _, _, raw in self.sink.messages[sent:]]
+        self.assertEqual(len(acknowledgements), 3)
+        for subject in subjects:
+            self.assertTrue(any(subject.encode() in raw
+                    for raw in acknowledgements))
 
     def test_failure_in_one_request_keeps_only_itself(self):
         "As shipped, a crash among messages stored together fails only it"
