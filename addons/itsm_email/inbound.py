@@ -246,7 +246,7 @@ class Email(metaclass=PoolMeta):
         super().__setup__()
         cls.data.filename = 'data_filename'
         table = cls.__table__()
-        # The look-ups of every message (_original, _sent_from) compare the
+        # The look-ups of every message (_original, sent_from) compare the
         # plain columns: an index on Coalesce(column, '') holds a parameter,
         # which SQLite can neither create nor match.
         cls._sql_indexes.update({
