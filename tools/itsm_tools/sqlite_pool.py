@@ -131,11 +131,3 @@ def _give_back(name, connection):
             return
     connection.close()
 
-
-def close_all():
-    "Close the idle connections (before dropping a database)"
-    with _lock:
-        connections = [c for idle in _idle.values() for c in idle]
-        _idle.clear()
-    for connection in connections:
-        connection.close()

@@ -243,8 +243,8 @@ class ItsmEmailTestCase(CompanyTestMixin, ModuleTestCase):
             cursor = connection.cursor()
             scans = set()
             for statement in selects:
-                aliases = dict((a, t) for t, a in re.findall(
-                        r'"(\w+)" AS "(\w+)"', statement))
+                aliases = {alias: table for table, alias in re.findall(
+                        r'"(\w+)" AS "(\w+)"', statement)}
                 cursor.execute('EXPLAIN QUERY PLAN ' + statement)
                 for *_, detail in cursor.fetchall():
                     words = detail.split()
